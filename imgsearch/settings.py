@@ -1,0 +1,79 @@
+"""One settings object for the whole product, read from `IMGSEARCH_*` environment variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseSettings):
+    """Every knob of imgsearch. Bad values fail at start-up, not at the first request."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IMGSEARCH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # Elasticsearch. None selects the embedded index (no servers).
+    es_url: AnyHttpUrl | None = None
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_index_alias: str = Field(default="imgsearch-images", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    es_request_timeout_s: float = Field(default=30.0, gt=0)
+
+    # S3-compatible blob store (MinIO). None selects the filesystem store.
+    s3_endpoint: str | None = Field(default=None, description="host:port, without scheme")
+    s3_access_key: str = "imgsearch"
+    s3_secret_key: SecretStr = SecretStr("imgsearch-dev-secret")
+    s3_secure: bool = False
+    s3_region: str | None = None
+    s3_bucket_originals: str = Field(default="imgsearch-originals", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+    s3_bucket_thumbnails: str = Field(default="imgsearch-thumbnails", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+
+    # Local state: the embedded back end's files and the model cache.
+    data_dir: Path = REPO_ROOT / "var" / "data"
+    model_cache_dir: Path = REPO_ROOT / "var" / "models"
+    mappings_dir: Path = REPO_ROOT / "es_mappings"
+
+    # HTTP server.
+    host: str = "127.0.0.1"
+    port: Port = 8000
+    api_key: SecretStr | None = Field(default=None, description="required for writes when set")
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("api_key", "es_password", mode="before")
+    @classmethod
+    def _empty_secret_is_unset(cls, secret: object) -> object:
+        # `IMGSEARCH_API_KEY=` in .env means "no key", not "the empty key".
+        return None if secret == "" else secret
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_has_no_scheme(cls, endpoint: str | None) -> str | None:
+        if endpoint and "://" in endpoint:
+            raise ValueError("give host:port without a scheme; use IMGSEARCH_S3_SECURE for https")
+        return endpoint or None
+
+    @property
+    def uses_elasticsearch(self) -> bool:
+        return self.es_url is not None
+
+    @property
+    def uses_s3(self) -> bool:
+        return self.s3_endpoint is not None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built once (tests build their own `Settings(...)` instead)."""
+    return Settings()

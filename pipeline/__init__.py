@@ -1,0 +1,1 @@
+"""Bytes in, records out: decode → detect → crop → embed."""
