@@ -1,0 +1,1 @@
+"""Vector indexes: Elasticsearch (nested kNN) and the embedded default."""

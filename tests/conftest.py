@@ -1,0 +1,55 @@
+"""Shared fixtures. Integration fixtures fail, never skip, when a server is missing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+from minio import Minio
+
+from imgsearch.connections import elasticsearch_client, minio_client
+from imgsearch.settings import Settings
+
+# What `scripts/services up` starts; the environment (IMGSEARCH_ES_URL, ...) overrides it.
+DEV_SERVICES = {"es_url": "http://127.0.0.1:9200", "s3_endpoint": "127.0.0.1:9000"}
+
+
+@pytest.fixture(scope="session")
+def run_id() -> str:
+    """A short id unique to this test run, for index and bucket names that never collide."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def server_settings() -> Settings:
+    settings = Settings()
+    return settings.model_copy(
+        update={
+            "es_url": settings.es_url or Settings(es_url=DEV_SERVICES["es_url"]).es_url,
+            "s3_endpoint": settings.s3_endpoint or DEV_SERVICES["s3_endpoint"],
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def es(server_settings: Settings) -> Iterator[Elasticsearch]:
+    client = elasticsearch_client(server_settings)
+    try:
+        # Not ping(): the integ-test distribution has no handler for `HEAD /`.
+        client.options(request_timeout=5, max_retries=0).cluster.health()
+    except Exception as error:  # noqa: BLE001 (any failure: the server is not usable)
+        pytest.fail(f"Elasticsearch is not reachable at {server_settings.es_url} ({error}): run `scripts/services up`")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def minio(server_settings: Settings) -> Minio:
+    client = minio_client(server_settings)
+    try:
+        client.list_buckets()
+    except Exception as error:  # noqa: BLE001 (any failure: the server is not usable)
+        pytest.fail(f"MinIO is not reachable at {server_settings.s3_endpoint} ({error}): run `scripts/services up`")
+    return client
