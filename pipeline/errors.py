@@ -1,0 +1,35 @@
+"""Why the pipeline refuses an upload: stable codes the API turns into an error body and an HTTP status."""
+
+from enum import StrEnum
+
+
+class RejectCode(StrEnum):
+    """Stable, client-visible reason an image was refused."""
+
+    EMPTY = "empty"
+    NOT_AN_IMAGE = "not_an_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    CORRUPT = "corrupt"
+    TOO_MANY_BYTES = "too_many_bytes"
+    TOO_MANY_PIXELS = "too_many_pixels"
+    TOO_SMALL = "too_small"
+
+
+HTTP_STATUS_BY_CODE: dict[RejectCode, int] = {
+    RejectCode.EMPTY: 422,
+    RejectCode.NOT_AN_IMAGE: 415,
+    RejectCode.UNSUPPORTED_FORMAT: 415,
+    RejectCode.CORRUPT: 422,
+    RejectCode.TOO_MANY_BYTES: 413,
+    RejectCode.TOO_MANY_PIXELS: 413,
+    RejectCode.TOO_SMALL: 422,
+}
+
+
+class ImageRejected(Exception):
+    """An upload the pipeline refuses; `code` says why for machines, `message` for people."""
+
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
