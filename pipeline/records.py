@@ -1,0 +1,63 @@
+"""What the pipeline produces for the index: one record per image, one entry per object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+
+class ObjectKind(StrEnum):
+    OBJECT = "object"
+    IMAGE = "image"
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in original-image pixels, x2/y2 exclusive."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    @property
+    def width(self) -> float:
+        return self.x2 - self.x1
+
+    @property
+    def height(self) -> float:
+        return self.y2 - self.y1
+
+    def as_list(self) -> list[float]:
+        return [self.x1, self.y1, self.x2, self.y2]
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """A detected object (or the whole image) with its L2-normalised float32 vector."""
+
+    index: int
+    kind: ObjectKind
+    label: str
+    score: float
+    box: Box
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """Everything the index stores about one image; `objects[0]` is always the whole image."""
+
+    image_id: str
+    width: int
+    height: int
+    content_type: str
+    byte_size: int
+    model_id: str
+    objects: list[ObjectRecord] = field(default_factory=list)
+
+    @property
+    def detected(self) -> list[ObjectRecord]:
+        return [obj for obj in self.objects if obj.kind is ObjectKind.OBJECT]
