@@ -8,6 +8,7 @@ import sys
 from pydantic import ValidationError
 
 from imgsearch.settings import get_settings
+from pipeline.models.offline import ModelWeightsMissing
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -20,6 +21,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(args: argparse.Namespace) -> int:
+    from imgsearch.commands import models
+
+    settings = get_settings()
+    if args.action == "fetch":
+        for path in models.fetch(settings):
+            print(f"cached: {path}")
+    else:
+        models.print_info(settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imgsearch", description="Search your own images by object.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -27,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(handler=_serve)
+    models = commands.add_parser("models", help="fetch model weights (online) or show the configured models")
+    models.add_argument("action", choices=["fetch", "info"])
+    models.set_defaults(handler=_models)
     return parser
 
 
@@ -38,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         first = error.errors()[0]
         print(f"imgsearch: bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
         return 2
+    except (ModelWeightsMissing, FileNotFoundError) as error:
+        print(f"imgsearch: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

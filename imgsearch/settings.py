@@ -45,6 +45,34 @@ class Settings(BaseSettings):
     model_cache_dir: Path = REPO_ROOT / "var" / "models"
     mappings_dir: Path = REPO_ROOT / "es_mappings"
 
+    # Input limits (decompression-bomb guard included) and the models' working size.
+    max_upload_bytes: int = Field(default=30 * 1024 * 1024, gt=0)
+    max_pixels: int = Field(default=40_000_000, gt=0)
+    min_image_side: int = Field(default=32, ge=1)
+    model_max_side: int = Field(default=1280, ge=64)
+
+    # Detector (ultralytics YOLO): a weights name looked up in the model cache, a path, or a model yaml.
+    detector_weights: str = "yolo11n.pt"
+    detector_image_size: int = Field(default=640, ge=32)
+    detector_confidence: float = Field(default=0.25, ge=0, le=1)
+    detector_iou: float = Field(default=0.5, gt=0, le=1)
+    detector_max_objects: int = Field(default=20, ge=0)
+    detector_min_box_side: float = Field(default=16.0, ge=0)
+    detector_labels: list[str] = Field(default_factory=list, description="allow-list; empty keeps every label")
+
+    # Embedder (timm): pooled features, L2-normalised. See the README for why this default.
+    embedder_model: str = "vit_small_patch14_dinov2.lvd142m"
+    embedder_image_size: int | None = Field(default=224, ge=16)
+    embedder_checkpoint: Path | None = None
+    embedder_pretrained: bool = True
+    embedder_batch_size: int = Field(default=32, ge=1)
+    crop_margin: float = Field(default=0.1, ge=0, le=1)
+
+    device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
+    torch_threads: int | None = Field(default=None, ge=1)
+    decode_workers: int = Field(default=2, ge=1)
+    seed: int = 0
+
     # HTTP server.
     host: str = "127.0.0.1"
     port: Port = 8000

@@ -9,6 +9,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from minio import Minio
 
+import pipeline.models.offline  # noqa: F401  (sets offline flags before a test imports a model library)
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.settings import Settings
 

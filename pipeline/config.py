@@ -1,0 +1,46 @@
+"""Plain configuration for the pipeline's stages; `from_settings` is the only link to the settings object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.decode import DecodeLimits
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """An ultralytics YOLO detector: weights by name (from the model cache), path, or a model yaml."""
+
+    weights: str = "yolo11n.pt"
+    image_size: int = 640
+    confidence: float = 0.25
+    iou: float = 0.5
+    max_objects: int = 20
+    min_box_side: float = 16.0
+    labels: tuple[str, ...] = ()
+    class_agnostic_nms: bool = True
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """A timm backbone used for pooled features (`num_classes=0`)."""
+
+    model_name: str = "vit_small_patch14_dinov2.lvd142m"
+    image_size: int | None = 224
+    checkpoint: Path | None = None
+    pretrained: bool = True
+    batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    limits: DecodeLimits = field(default_factory=DecodeLimits)
+    crop_margin: float = 0.1
+    model_cache_dir: Path = Path("var/models")
+    device: str = "auto"
+    torch_threads: int | None = None
+    seed: int = 0
+    decode_workers: int = 2

@@ -1,0 +1,109 @@
+"""Object detection with ultralytics YOLO: batched predict, NMS and box rescaling done by the library."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pipeline.config import DetectorConfig
+from pipeline.models import offline
+from pipeline.models.base import Model
+from pipeline.models.runtime import state_dict_sha256
+
+
+@dataclass(frozen=True)
+class Detections:
+    """One image's detections, in the pixel coordinates of the image given to the detector."""
+
+    boxes_xyxy: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), [])
+
+
+class YoloDetector(Model[list[Image.Image], list[Detections]]):
+    def __init__(self, config: DetectorConfig, cache_dir: Path, device: torch.device, seed: int = 0) -> None:
+        super().__init__()
+        self.config = config
+        self.cache_dir = cache_dir
+        self.device = device
+        self.seed = seed
+        self._yolo: Any = None
+        self._class_ids: list[int] | None = None
+        self._weights_sha256 = ""
+        # Ultralytics keeps per-call state on its predictor object: one call at a time.
+        self._predict_lock = threading.Lock()
+
+    def resolve_weights(self) -> Path | str:
+        """A model yaml (random weights, for tests), an existing file, or a name looked up in the cache."""
+        weights = self.config.weights
+        if weights.endswith((".yaml", ".yml")) or Path(weights).is_file():
+            return weights
+        cached = self.cache_dir / "ultralytics" / weights
+        if cached.is_file():
+            return cached
+        raise offline.ModelWeightsMissing(f"YOLO weights {weights!r}", str(self.cache_dir / "ultralytics"))
+
+    def _load(self) -> None:
+        from ultralytics import YOLO
+
+        offline.undo_ultralytics_pillow_patch()
+        source = self.resolve_weights()
+        torch.manual_seed(self.seed)
+        self._yolo = YOLO(str(source), task="detect")
+        self._yolo.model.to(self.device).eval()
+        self._weights_sha256 = state_dict_sha256(self._yolo.model)
+        names: dict[int, str] = self._yolo.names
+        if self.config.labels:
+            unknown = set(self.config.labels) - set(names.values())
+            if unknown:
+                raise ValueError(f"detector labels not known to {self.config.weights}: {sorted(unknown)}")
+            self._class_ids = [class_id for class_id, name in names.items() if name in self.config.labels]
+
+    def _predict(self, images: list[Image.Image]) -> list[Detections]:
+        if not images:
+            return []
+        # Ultralytics expects numpy images in BGR order, like OpenCV gives them.
+        arrays_bgr = [np.asarray(image)[:, :, ::-1] for image in images]
+        with self._predict_lock:
+            # Ultralytics sets torch to cpu_count - 1 threads when it builds its predictor: keep ours.
+            threads = torch.get_num_threads()
+            results = self._yolo.predict(
+                arrays_bgr,
+                imgsz=self.config.image_size,
+                conf=self.config.confidence,
+                iou=self.config.iou,
+                max_det=self.config.max_objects,
+                classes=self._class_ids,
+                agnostic_nms=self.config.class_agnostic_nms,
+                device=self.device,
+                verbose=False,
+            )
+            torch.set_num_threads(threads)
+        names: dict[int, str] = self._yolo.names
+        return [
+            Detections(
+                boxes_xyxy=result.boxes.xyxy.cpu().numpy().astype(np.float32),
+                scores=result.boxes.conf.cpu().numpy().astype(np.float32),
+                labels=[names[int(class_id)] for class_id in result.boxes.cls.cpu().tolist()],
+            )
+            for result in results
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        self.load()
+        config = self.config
+        return {
+            "detector": Path(config.weights).name,
+            "weights_sha256": self._weights_sha256,
+            "image_size": config.image_size,
+        }

@@ -1,0 +1,166 @@
+"""The pipeline read top to bottom: decode → detect → crop → embed → records, for one image or a stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from pipeline import geometry
+from pipeline.config import PipelineConfig
+from pipeline.crop import crop_boxes
+from pipeline.decode import DecodedImage, ModelView, decode_image
+from pipeline.errors import ImageRejected
+from pipeline.identity import model_id
+from pipeline.models.detector import Detections, YoloDetector
+from pipeline.models.embedder import TimmEmbedder
+from pipeline.models.runtime import configure_threads, pick_device
+from pipeline.records import Box, ImageRecord, ObjectKind, ObjectRecord
+from pipeline.stream import batched, ordered_prefetch
+
+KeyT = TypeVar("KeyT")
+WHOLE_IMAGE_LABEL = "image"
+
+
+class Detector(Protocol):
+    def load(self) -> None: ...
+    def predict(self, inputs: list[Image.Image]) -> list[Detections]: ...
+    def describe(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class AnalyzedImage:
+    """A decoded image with its kept detections, boxes in original pixels."""
+
+    decoded: DecodedImage
+    view: ModelView
+    boxes_xyxy: np.ndarray
+    scores: np.ndarray
+    labels: list[str]
+
+    def view_boxes(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Original-pixel boxes mapped onto the models' downscaled view."""
+        return geometry.scale_boxes(boxes_xyxy, 1.0 / self.view.scale)
+
+
+class Pipeline:
+    """Models are loaded once and reused; every method is safe to call from several threads."""
+
+    def __init__(self, config: PipelineConfig, detector: Detector, embedder: TimmEmbedder) -> None:
+        self.config = config
+        self.detector = detector
+        self.embedder = embedder
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig) -> Pipeline:
+        configure_threads(config.torch_threads)
+        device = pick_device(config.device)
+        cache = config.model_cache_dir
+        return cls(
+            config,
+            YoloDetector(config.detector, cache, device, seed=config.seed),
+            TimmEmbedder(config.embedder, cache, device, seed=config.seed),
+        )
+
+    def load(self) -> None:
+        self.detector.load()
+        self.embedder.load()
+
+    @cached_property
+    def model_id(self) -> str:
+        choices = {"crop_margin": self.config.crop_margin, "model_max_side": self.config.limits.model_max_side}
+        return model_id(self.detector.describe(), self.embedder.describe(), choices)
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return decode_image(data, self.config.limits)
+
+    def detect(self, images: list[DecodedImage]) -> list[AnalyzedImage]:
+        """Detect on the downscaled views in one batch; keep boxes that are big enough, in original pixels."""
+        views = [image.model_view() for image in images]
+        detections = self.detector.predict([view.image for view in views]) if views else []
+        return [self._keep(image, view, found) for image, view, found in zip(images, views, detections, strict=True)]
+
+    def _keep(self, image: DecodedImage, view: ModelView, found: Detections) -> AnalyzedImage:
+        boxes = geometry.clamp_boxes(geometry.scale_boxes(found.boxes_xyxy, view.scale), image.width, image.height)
+        keep = np.flatnonzero(geometry.min_side_mask(boxes, self.config.detector.min_box_side))
+        keep = keep[np.argsort(-found.scores[keep], kind="stable")][: self.config.detector.max_objects]
+        return AnalyzedImage(image, view, boxes[keep], found.scores[keep], [found.labels[i] for i in keep])
+
+    def embed_regions(self, analyzed: AnalyzedImage, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Vectors for arbitrary boxes (original pixels) on an analysed image: a user's drawn region, say."""
+        crops = crop_boxes(analyzed.view.image, analyzed.view_boxes(boxes_xyxy), self.config.crop_margin)
+        return self.embedder.predict(crops)
+
+    def embed_whole(self, analyzed: AnalyzedImage) -> np.ndarray:
+        return self.embedder.predict([analyzed.view.image])[0]
+
+    def records(self, analyzed_images: list[AnalyzedImage]) -> list[ImageRecord]:
+        """Embed every image and every kept object in shared batches, then assemble one record per image."""
+        crops: list[Image.Image] = []
+        for analyzed in analyzed_images:
+            crops.append(analyzed.view.image)
+            crops += crop_boxes(analyzed.view.image, analyzed.view_boxes(analyzed.boxes_xyxy), self.config.crop_margin)
+        vectors = self.embedder.predict(crops)
+        records, offset = [], 0
+        for analyzed in analyzed_images:
+            count = 1 + len(analyzed.boxes_xyxy)
+            records.append(self._record(analyzed, vectors[offset : offset + count]))
+            offset += count
+        return records
+
+    def _record(self, analyzed: AnalyzedImage, vectors: np.ndarray) -> ImageRecord:
+        decoded = analyzed.decoded
+        whole = ObjectRecord(
+            0, ObjectKind.IMAGE, WHOLE_IMAGE_LABEL, 1.0, Box(0.0, 0.0, decoded.width, decoded.height), vectors[0]
+        )
+        objects = [
+            ObjectRecord(i + 1, ObjectKind.OBJECT, label, float(score), Box(*map(float, box)), vector)
+            for i, (box, score, label, vector) in enumerate(
+                zip(analyzed.boxes_xyxy, analyzed.scores, analyzed.labels, vectors[1:], strict=True)
+            )
+        ]
+        return ImageRecord(
+            image_id=decoded.image_id,
+            width=decoded.width,
+            height=decoded.height,
+            content_type=decoded.content_type,
+            byte_size=decoded.byte_size,
+            model_id=self.model_id,
+            objects=[whole, *objects],
+        )
+
+    def process(self, data: bytes) -> ImageRecord:
+        """One image's bytes to its record; raises `ImageRejected` for bad input."""
+        return self.records(self.detect([self.decode(data)]))[0]
+
+    def process_stream(
+        self, sources: Iterable[tuple[KeyT, Callable[[], bytes]]], batch_size: int = 8
+    ) -> Iterator[tuple[KeyT, ImageRecord | Exception]]:
+        """Read and decode in worker threads while the models run on earlier batches; results in input order.
+
+        A source that cannot be read or is not a valid image yields its exception instead of a record, and the
+        stream goes on.
+        """
+        decoded_stream = ordered_prefetch(
+            self._read_and_decode, sources, workers=self.config.decode_workers, ahead=2 * batch_size
+        )
+        for batch in batched(decoded_stream, batch_size):
+            good = [(key, item) for key, item in batch if isinstance(item, DecodedImage)]
+            records = iter(self.records(self.detect([item for _, item in good]))) if good else iter(())
+            for key, item in batch:
+                yield key, next(records) if isinstance(item, DecodedImage) else item
+
+    def _read_and_decode(self, source: tuple[KeyT, Callable[[], bytes]]) -> tuple[KeyT, DecodedImage | Exception]:
+        key, read = source
+        try:
+            return key, self.decode(read())
+        except (ImageRejected, OSError) as error:
+            return key, error

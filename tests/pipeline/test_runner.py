@@ -1,0 +1,112 @@
+"""The pipeline end to end with real (configuration-built) models: records, vectors, boxes, ids, streaming."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pipeline.errors import ImageRejected, RejectCode
+from pipeline.records import ObjectKind
+from pipeline.runner import Pipeline
+from tests.pipeline.conftest import TEST_CONFIG, jpeg_bytes, scene
+
+
+def test_every_vector_is_a_float32_unit_vector(pipeline: Pipeline) -> None:
+    record = pipeline.process(jpeg_bytes(scene()))
+    assert len(record.objects) >= 2, "the low threshold should let the random detector find objects"
+    for obj in record.objects:
+        assert obj.vector.dtype == np.float32
+        assert obj.vector.shape == (pipeline.dim,)
+        assert np.linalg.norm(obj.vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_same_bytes_give_the_same_record(pipeline: Pipeline) -> None:
+    data = jpeg_bytes(scene(seed=3))
+    first, second = pipeline.process(data), pipeline.process(data)
+    assert first.image_id == second.image_id
+    assert [o.box for o in first.objects] == [o.box for o in second.objects]
+    for a, b in zip(first.objects, second.objects, strict=True):
+        np.testing.assert_array_equal(a.vector, b.vector)
+
+
+def test_whole_image_comes_first_and_every_box_lies_inside_the_image(pipeline: Pipeline) -> None:
+    record = pipeline.process(jpeg_bytes(scene(900, 500, seed=5)))
+    whole, *detected = record.objects
+    assert whole.kind is ObjectKind.IMAGE
+    assert whole.box.as_list() == [0, 0, 900, 500]
+    assert detected and all(obj.kind is ObjectKind.OBJECT for obj in detected)
+    assert len(detected) <= TEST_CONFIG.detector.max_objects
+    for obj in detected:
+        assert 0 <= obj.box.x1 < obj.box.x2 <= 900
+        assert 0 <= obj.box.y1 < obj.box.y2 <= 500
+    assert [obj.score for obj in detected] == sorted((obj.score for obj in detected), reverse=True)
+
+
+def test_an_image_without_detections_is_still_a_record(pipeline: Pipeline) -> None:
+    strict = Pipeline(
+        replace(TEST_CONFIG, detector=replace(TEST_CONFIG.detector, confidence=1.0)),
+        pipeline.detector.__class__(
+            replace(TEST_CONFIG.detector, confidence=1.0), TEST_CONFIG.model_cache_dir, pipeline.detector.device
+        ),
+        pipeline.embedder,
+    )
+    record = strict.process(jpeg_bytes(scene(seed=7)))
+    assert [obj.kind for obj in record.objects] == [ObjectKind.IMAGE]
+    assert np.linalg.norm(record.objects[0].vector) == pytest.approx(1.0, abs=1e-5)
+
+
+def red_square_photo(width: int, height: int, square: tuple[int, int, int, int]) -> Image.Image:
+    image = Image.new("RGB", (width, height), (30, 90, 160))
+    ImageDraw.Draw(image).rectangle((square[0], square[1], square[2] - 1, square[3] - 1), fill=(255, 0, 0))
+    return image
+
+
+def test_boxes_found_on_the_downscaled_view_are_reported_in_original_pixels(red_pipeline: Pipeline) -> None:
+    # 2560x1920 is seen by the models at 1280x960 (scale 2).
+    record = red_pipeline.process(jpeg_bytes(red_square_photo(2560, 1920, (400, 600, 1000, 1000))))
+    (red,) = record.detected
+    assert red.label == "red"
+    np.testing.assert_allclose(red.box.as_list(), [400, 600, 1000, 1000], atol=4)
+
+
+def test_exif_rotated_photos_get_boxes_in_upright_coordinates(red_pipeline: Pipeline) -> None:
+    # Stored landscape 400x200 with the square at the left; orientation 6 shows it rotated 90° clockwise, so the
+    # square ends up at the top of a 200x400 portrait image.
+    stored = red_square_photo(400, 200, (20, 50, 120, 150))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    record = red_pipeline.process(jpeg_bytes(stored, exif=exif))
+    assert (record.width, record.height) == (200, 400)
+    (red,) = record.detected
+    np.testing.assert_allclose(red.box.as_list(), [50, 20, 150, 120], atol=3)
+
+
+def test_model_id_is_stable_and_follows_the_weights(pipeline: Pipeline) -> None:
+    again = Pipeline.from_config(TEST_CONFIG)
+    assert again.model_id == pipeline.model_id
+    reseeded = Pipeline.from_config(replace(TEST_CONFIG, seed=1))
+    assert reseeded.model_id != pipeline.model_id
+
+
+def test_stream_keeps_order_and_reports_bad_items_in_place(pipeline: Pipeline) -> None:
+    def unreadable() -> bytes:
+        raise OSError("disk went away")
+
+    sources = [
+        ("a", lambda: jpeg_bytes(scene(seed=11))),
+        ("b", lambda: b"definitely not an image"),
+        ("c", unreadable),
+        ("d", lambda: jpeg_bytes(scene(seed=12))),
+    ]
+    results = list(pipeline.process_stream(sources, batch_size=2))
+    assert [key for key, _ in results] == ["a", "b", "c", "d"]
+    assert isinstance(results[1][1], ImageRejected) and results[1][1].code is RejectCode.NOT_AN_IMAGE
+    assert isinstance(results[2][1], OSError)
+    single = pipeline.process(jpeg_bytes(scene(seed=12)))
+    streamed = results[3][1]
+    assert not isinstance(streamed, Exception)
+    assert streamed.image_id == single.image_id
+    np.testing.assert_allclose(streamed.objects[0].vector, single.objects[0].vector, atol=1e-5)
