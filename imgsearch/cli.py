@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from imgsearch.settings import get_settings
+from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
 
 
@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from api.main import create_app
 
-    settings = get_settings()
+    settings = Settings()
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
     return 0
 
@@ -24,7 +24,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _models(args: argparse.Namespace) -> int:
     from imgsearch.commands import models
 
-    settings = get_settings()
+    settings = Settings()
     if args.action == "fetch":
         for path in models.fetch(settings):
             print(f"cached: {path}")

@@ -79,11 +79,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(default=None, description="required for writes when set")
     cors_origins: list[str] = Field(default_factory=list)
 
-    @field_validator("api_key", "es_password", mode="before")
+    @field_validator(
+        "api_key", "es_password", "embedder_image_size", "embedder_checkpoint", "torch_threads", mode="before"
+    )
     @classmethod
-    def _empty_secret_is_unset(cls, secret: object) -> object:
-        # `IMGSEARCH_API_KEY=` in .env means "no key", not "the empty key".
-        return None if secret == "" else secret
+    def _empty_is_unset(cls, value: object) -> object:
+        # `IMGSEARCH_API_KEY=` in .env means "no key", not "the empty key"; likewise for other optional values.
+        return None if value == "" else value
 
     @field_validator("s3_endpoint")
     @classmethod

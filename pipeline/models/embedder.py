@@ -34,24 +34,29 @@ class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
         from huggingface_hub.errors import LocalEntryNotFoundError
 
         config = self.config
-        size_override = {"img_size": config.image_size} if config.image_size else {}
         if config.checkpoint is not None:
             if not config.checkpoint.is_file():
                 raise FileNotFoundError(f"embedder checkpoint {config.checkpoint} does not exist")
             # timm's own loader drops the classifier and resizes position embeddings to img_size.
-            overlay = {"file": str(config.checkpoint)}
-            return timm.create_model(
-                config.model_name, pretrained=True, pretrained_cfg_overlay=overlay, num_classes=0, **size_override
-            )
+            return self._timm_create(timm, pretrained=True, pretrained_cfg_overlay={"file": str(config.checkpoint)})
         if not config.pretrained:
             torch.manual_seed(self.seed)
-            return timm.create_model(config.model_name, pretrained=False, num_classes=0, **size_override)
+            return self._timm_create(timm, pretrained=False)
         try:
-            return timm.create_model(
-                config.model_name, pretrained=True, num_classes=0, cache_dir=self.cache_dir / "timm", **size_override
-            )
+            return self._timm_create(timm, pretrained=True, cache_dir=self.cache_dir / "timm")
         except (LocalEntryNotFoundError, OSError) as error:
             raise offline.ModelWeightsMissing(f"timm weights for {config.model_name!r}", str(self.cache_dir)) from error
+
+    def _timm_create(self, timm: Any, **options: Any) -> torch.nn.Module:
+        """Pooled features at the configured size; only ViT-style models take `img_size` (a CNN takes any size)."""
+        name, size = self.config.model_name, self.config.image_size
+        if size:
+            try:
+                return timm.create_model(name, num_classes=0, img_size=size, **options)
+            except TypeError as error:
+                if "img_size" not in str(error):
+                    raise
+        return timm.create_model(name, num_classes=0, **options)
 
     def _load(self) -> None:
         import timm.data
