@@ -82,12 +82,12 @@ def bare_compute_seconds(pipe: Pipeline, payloads: list[bytes], batch_size: int)
 def pipeline_seconds(pipe: Pipeline, payloads: list[bytes], batch_size: int) -> tuple[float, int]:
     started = time.perf_counter()
     sources = [(index, (lambda data=data: data)) for index, data in enumerate(payloads)]
-    records = [record for _, record in pipe.process_stream(sources, batch_size=batch_size)]
+    results = [result for _, result in pipe.process_stream(sources, batch_size=batch_size)]
     elapsed = time.perf_counter() - started
-    failed = [record for record in records if isinstance(record, Exception)]
-    if failed:
-        raise RuntimeError(f"{len(failed)} images failed: {failed[0]}")
-    return elapsed, sum(len(record.objects) for record in records if not isinstance(record, Exception))
+    records = [result.record for result in results if not isinstance(result, Exception) and result.record]
+    if len(records) != len(payloads):
+        raise RuntimeError(f"{len(payloads) - len(records)} images failed")
+    return elapsed, sum(len(record.objects) for record in records)
 
 
 def query_latency_ms(pipe: Pipeline, payloads: list[bytes], runs: int) -> list[float]:

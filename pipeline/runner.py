@@ -33,6 +33,15 @@ class Detector(Protocol):
 
 
 @dataclass(frozen=True)
+class Processed:
+    """One streamed image: its bytes, the decoded image, and its record (None when `keep` skipped the models)."""
+
+    data: bytes
+    decoded: DecodedImage
+    record: ImageRecord | None
+
+
+@dataclass(frozen=True)
 class AnalyzedImage:
     """A decoded image with its kept detections, boxes in original pixels."""
 
@@ -142,25 +151,37 @@ class Pipeline:
         return self.records(self.detect([self.decode(data)]))[0]
 
     def process_stream(
-        self, sources: Iterable[tuple[KeyT, Callable[[], bytes]]], batch_size: int = 8
-    ) -> Iterator[tuple[KeyT, ImageRecord | Exception]]:
+        self,
+        sources: Iterable[tuple[KeyT, Callable[[], bytes]]],
+        batch_size: int = 8,
+        keep: Callable[[DecodedImage], bool] | None = None,
+    ) -> Iterator[tuple[KeyT, Processed | Exception]]:
         """Read and decode in worker threads while the models run on earlier batches; results in input order.
 
-        A source that cannot be read or is not a valid image yields its exception instead of a record, and the
-        stream goes on.
+        `keep` can spare the models an image (one already indexed, say): it comes back with no record. A source
+        that cannot be read or is not a valid image yields its exception instead, and the stream goes on.
         """
         decoded_stream = ordered_prefetch(
             self._read_and_decode, sources, workers=self.config.decode_workers, ahead=2 * batch_size
         )
         for batch in batched(decoded_stream, batch_size):
-            good = [(key, item) for key, item in batch if isinstance(item, DecodedImage)]
-            records = iter(self.records(self.detect([item for _, item in good]))) if good else iter(())
+            wanted = [item for _, item in batch if isinstance(item, tuple) and (keep is None or keep(item[1]))]
+            records = dict(
+                zip((id(item) for item in wanted), self.records(self.detect([d for _, d in wanted])), strict=True)
+            )
             for key, item in batch:
-                yield key, next(records) if isinstance(item, DecodedImage) else item
+                if isinstance(item, Exception):
+                    yield key, item
+                else:
+                    data, decoded = item
+                    yield key, Processed(data, decoded, records.get(id(item)))
 
-    def _read_and_decode(self, source: tuple[KeyT, Callable[[], bytes]]) -> tuple[KeyT, DecodedImage | Exception]:
+    def _read_and_decode(
+        self, source: tuple[KeyT, Callable[[], bytes]]
+    ) -> tuple[KeyT, tuple[bytes, DecodedImage] | Exception]:
         key, read = source
         try:
-            return key, self.decode(read())
+            data = read()
+            return key, (data, self.decode(data))
         except (ImageRejected, OSError) as error:
             return key, error

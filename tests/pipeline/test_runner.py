@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 
 from pipeline.errors import ImageRejected, RejectCode
 from pipeline.records import ObjectKind
-from pipeline.runner import Pipeline
+from pipeline.runner import Pipeline, Processed
 from tests.pipeline.conftest import TEST_CONFIG, jpeg_bytes, scene
 
 
@@ -107,6 +107,19 @@ def test_stream_keeps_order_and_reports_bad_items_in_place(pipeline: Pipeline) -
     assert isinstance(results[2][1], OSError)
     single = pipeline.process(jpeg_bytes(scene(seed=12)))
     streamed = results[3][1]
-    assert not isinstance(streamed, Exception)
-    assert streamed.image_id == single.image_id
-    np.testing.assert_allclose(streamed.objects[0].vector, single.objects[0].vector, atol=1e-5)
+    assert isinstance(streamed, Processed) and streamed.record is not None
+    assert streamed.record.image_id == single.image_id == streamed.decoded.image_id
+    np.testing.assert_allclose(streamed.record.objects[0].vector, single.objects[0].vector, atol=1e-5)
+
+
+def test_stream_spares_the_models_what_keep_refuses(pipeline: Pipeline) -> None:
+    wanted, skipped = jpeg_bytes(scene(seed=21)), jpeg_bytes(scene(seed=22))
+    skipped_id = pipeline.decode(skipped).image_id
+    results = dict(
+        pipeline.process_stream(
+            [("wanted", lambda: wanted), ("skipped", lambda: skipped)], keep=lambda d: d.image_id != skipped_id
+        )
+    )
+    assert isinstance(results["wanted"], Processed) and results["wanted"].record is not None
+    assert isinstance(results["skipped"], Processed) and results["skipped"].record is None
+    assert results["skipped"].data == skipped
