@@ -1,0 +1,243 @@
+"""The Elasticsearch back end: one document per image, objects nested, kNN over object vectors with inner hits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
+from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch.helpers import streaming_bulk
+
+from imgsearch.errors import InvalidRequest, StorageUnavailable
+from imgsearch.index import es_documents
+from imgsearch.index.base import VectorIndex
+from imgsearch.index.cursor import decode_cursor, encode_cursor
+from imgsearch.index.es_mapping import images_index_body
+from imgsearch.index.types import (
+    BrowsePage,
+    ImageDocument,
+    IndexEntry,
+    IndexStats,
+    SearchPage,
+    VectorQuery,
+    WriteOutcome,
+)
+from pipeline.records import ObjectKind
+
+SCHEMA_VERSION = 1
+MAX_LABELS_IN_STATS = 1000
+
+
+class ElasticsearchIndex(VectorIndex):
+    """Writes go through the alias to a versioned index, so a re-index can build a new one and swap the alias."""
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        alias: str,
+        mappings_dir: Path,
+        num_candidates: int = 100,
+        refresh: str | bool = "wait_for",
+        owns_client: bool = False,
+    ) -> None:
+        self.client = client
+        self.owns_client = owns_client
+        self.alias = alias
+        self.mappings_dir = mappings_dir
+        self.num_candidates = num_candidates
+        # "wait_for": an ingest call returns once its image is searchable.
+        self.refresh = refresh
+        self._meta: dict[str, Any] | None = None
+
+    def ensure(self, model_id: str, dim: int) -> None:
+        if self.model_id() is None:
+            self._create(model_id, dim)
+        self.check_model(model_id)
+
+    def _create(self, model_id: str, dim: int) -> None:
+        body = images_index_body(self.mappings_dir, dim, model_id)
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        body["aliases"] = {self.alias: {"is_write_index": True}}
+        try:
+            self.client.indices.create(index=f"{self.alias}-v{SCHEMA_VERSION}-{stamp}", **body)
+        except ApiError as error:
+            if error.status_code != 400 or "already_exists" not in str(error):
+                raise
+        self._meta = None
+
+    def _index_meta(self) -> dict[str, Any]:
+        """The `_meta` of the index behind the alias (model id, dims), read once; empty when there is none."""
+        if self._meta is None:
+            try:
+                mappings = self.client.indices.get_mapping(index=self.alias)
+            except NotFoundError:
+                return {}
+            # One index behind the alias; during a swap both hold the same model's vectors.
+            self._meta = next(iter(mappings.values()))["mappings"].get("_meta", {})
+        return self._meta
+
+    def model_id(self) -> str | None:
+        return self._index_meta().get("model_id")
+
+    def dim(self) -> int | None:
+        return self._index_meta().get("dims")
+
+    def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
+        for entry in entries:
+            self.check_model(entry.document.model_id)
+        outcomes: dict[str, WriteOutcome] = {}
+        failures: list[str] = []
+        # op_type "create" makes a repeated id a 409 instead of an overwrite: that is our duplicate signal.
+        actions = (
+            {
+                "_op_type": "create",
+                "_index": self.alias,
+                "_id": entry.document.image_id,
+                "_source": es_documents.to_source(entry),
+            }
+            for entry in entries
+        )
+        try:
+            for ok, item in streaming_bulk(
+                self.client, actions, raise_on_error=False, max_retries=3, initial_backoff=1, refresh=self.refresh
+            ):
+                result = item["create"]
+                if ok:
+                    outcomes[result["_id"]] = WriteOutcome.CREATED
+                elif result.get("status") == 409:
+                    outcomes[result["_id"]] = WriteOutcome.DUPLICATE
+                else:
+                    failures.append(f"{result['_id']}: {result.get('error')}")
+        except EsConnectionError as error:
+            raise StorageUnavailable(f"Elasticsearch is not reachable: {error}") from error
+        if failures:
+            raise StorageUnavailable(f"Elasticsearch refused {len(failures)} documents, first: {failures[0]}")
+        return outcomes
+
+    def get(self, image_id: str) -> ImageDocument | None:
+        try:
+            found = self.client.get(index=self.alias, id=image_id, source_excludes=["objects.vector"])
+        except NotFoundError:
+            return None
+        return es_documents.from_source(image_id, found["_source"])
+
+    def vectors(self, image_id: str) -> np.ndarray | None:
+        try:
+            found = self.client.search(
+                index=self.alias,
+                query={"ids": {"values": [image_id]}},
+                source=False,
+                fields=["objects.vector"],
+                size=1,
+            )
+        except NotFoundError:
+            return None
+        hits = found["hits"]["hits"]
+        if not hits:
+            return None
+        return es_documents.vectors_from_fields(hits[0]["fields"])
+
+    def delete(self, image_id: str) -> bool:
+        try:
+            self.client.delete(index=self.alias, id=image_id, refresh=self.refresh)
+        except NotFoundError:
+            return False
+        return True
+
+    def browse(self, cursor: str | None, limit: int) -> BrowsePage:
+        search_after = decode_cursor(cursor) if cursor else None
+        found = self.client.search(
+            index=self.alias,
+            size=limit + 1,
+            sort=[{"created_at": "desc"}, {"image_id": "desc"}],
+            search_after=search_after,
+            source_excludes=["objects.vector"],
+        )
+        hits = found["hits"]["hits"]
+        images = [es_documents.from_source(hit["_id"], hit["_source"]) for hit in hits[:limit]]
+        more = len(hits) > limit
+        return BrowsePage(images, encode_cursor(hits[limit - 1]["sort"]) if more and limit else None)
+
+    def search(self, query: VectorQuery) -> SearchPage:
+        self.check_query(query)
+        wanted = query.offset + query.k + 1  # one extra says whether another page exists
+        knn: dict[str, Any] = {
+            "field": "objects.vector",
+            "query_vector": np.asarray(query.vector, dtype=np.float32).tolist(),
+            "k": wanted,
+            "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
+            "filter": list(self._filters(query)),
+            "inner_hits": {
+                "name": "matches",
+                "size": query.matches_per_image,
+                "_source": {"excludes": ["objects.vector"]},
+            },
+        }
+        if query.min_similarity is not None:
+            # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
+            knn["similarity"] = query.min_similarity
+        try:
+            found = self.client.search(
+                index=self.alias, knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"]
+            )
+        except BadRequestError as error:
+            raise InvalidRequest(f"Elasticsearch refused the query: {_reason(error)}") from error
+        hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
+        more = len(hits) > query.k
+        return SearchPage(hits[: query.k], query.offset + query.k if more else None)
+
+    @staticmethod
+    def _filters(query: VectorQuery) -> Iterator[dict[str, Any]]:
+        # Each filter is over nested or top-level fields alone, which nested kNN needs for correct pre-filtering.
+        yield {"terms": {"objects.kind": [kind.value for kind in query.kinds]}}
+        if query.labels:
+            yield {"terms": {"objects.label": list(query.labels)}}
+        if query.exclude_ids:
+            yield {"bool": {"must_not": {"ids": {"values": list(query.exclude_ids)}}}}
+
+    def stats(self) -> IndexStats:
+        if self.model_id() is None:
+            return IndexStats(images=0, objects=0)
+        found = self.client.search(
+            index=self.alias,
+            size=0,
+            track_total_hits=True,
+            aggs={
+                "objects": {
+                    "nested": {"path": "objects"},
+                    "aggs": {
+                        "detected": {
+                            "filter": {"term": {"objects.kind": ObjectKind.OBJECT.value}},
+                            "aggs": {"labels": {"terms": {"field": "objects.label", "size": MAX_LABELS_IN_STATS}}},
+                        }
+                    },
+                }
+            },
+        )
+        detected = found["aggregations"]["objects"]["detected"]
+        store = self.client.indices.stats(index=self.alias, metric="store")["_all"]["primaries"]["store"]
+        mappings = next(iter(self.client.indices.get_mapping(index=self.alias).values()))["mappings"]
+        return IndexStats(
+            images=found["hits"]["total"]["value"],
+            objects=detected["doc_count"],
+            labels={bucket["key"]: bucket["doc_count"] for bucket in detected["labels"]["buckets"]},
+            size_bytes=store["size_in_bytes"],
+            model_id=mappings["_meta"].get("model_id"),
+            dim=mappings["_meta"].get("dims"),
+        )
+
+    def close(self) -> None:
+        if self.owns_client:
+            self.client.close()
+
+
+def _reason(error: ApiError) -> str:
+    """The innermost reason Elasticsearch gives, without the request echo."""
+    info = error.info if isinstance(error.info, dict) else {}
+    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
+    cause = causes[0] if isinstance(causes[0], dict) else {}
+    return str(cause.get("reason") or error.message)

@@ -1,0 +1,97 @@
+"""Translation between our types and Elasticsearch's `_source`, fields and hits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from imgsearch.index.types import ImageDocument, ImageHit, IndexEntry, Match, StoredObject
+from pipeline.records import Box, ObjectKind
+
+
+def to_source(entry: IndexEntry) -> dict[str, Any]:
+    document = entry.document
+    objects = [
+        {
+            "index": obj.index,
+            "kind": obj.kind.value,
+            "label": obj.label,
+            "score": obj.score,
+            "bbox": {"x1": obj.box.x1, "y1": obj.box.y1, "x2": obj.box.x2, "y2": obj.box.y2},
+            "vector": vector.tolist(),
+        }
+        for obj, vector in zip(document.objects, entry.vectors, strict=True)
+    ]
+    return {
+        "image_id": document.image_id,
+        "width": document.width,
+        "height": document.height,
+        "content_type": document.content_type,
+        "byte_size": document.byte_size,
+        "source": document.source,
+        "created_at": document.created_at.isoformat(),
+        "model_id": document.model_id,
+        "tags": list(document.tags),
+        "labels": document.labels,
+        "object_count": sum(obj.kind is ObjectKind.OBJECT for obj in document.objects),
+        "objects": objects,
+    }
+
+
+def _object(source: dict[str, Any]) -> StoredObject:
+    bbox = source["bbox"]
+    return StoredObject(
+        index=source["index"],
+        kind=ObjectKind(source["kind"]),
+        label=source["label"],
+        score=source["score"],
+        box=Box(bbox["x1"], bbox["y1"], bbox["x2"], bbox["y2"]),
+    )
+
+
+def from_source(image_id: str, source: dict[str, Any]) -> ImageDocument:
+    return ImageDocument(
+        image_id=image_id,
+        width=source["width"],
+        height=source["height"],
+        content_type=source["content_type"],
+        byte_size=source["byte_size"],
+        model_id=source["model_id"],
+        source=source["source"],
+        created_at=datetime.fromisoformat(source["created_at"]),
+        tags=tuple(source.get("tags", [])),
+        objects=tuple(sorted((_object(obj) for obj in source["objects"]), key=lambda obj: obj.index)),
+    )
+
+
+def vectors_from_fields(fields: dict[str, Any]) -> np.ndarray:
+    """Vectors from the `fields` response, ordered by object index (fields do not keep the nested order)."""
+    nested = fields["objects"]
+    return np.asarray([obj["vector"] for obj in nested], dtype=np.float32)
+
+
+def cosine_from_score(score: float) -> float:
+    """ES reports dot_product similarity as (1 + dot) / 2; for unit vectors the dot is the cosine."""
+    return 2.0 * score - 1.0
+
+
+def hit_from_search(hit: dict[str, Any]) -> ImageHit:
+    matches = tuple(
+        Match(
+            object_index=inner["_source"]["index"],
+            kind=ObjectKind(inner["_source"]["kind"]),
+            label=inner["_source"]["label"],
+            box=_object(inner["_source"]).box,
+            similarity=cosine_from_score(inner["_score"]),
+        )
+        for inner in hit["inner_hits"]["matches"]["hits"]["hits"]
+    )
+    return ImageHit(
+        image_id=hit["_id"],
+        similarity=cosine_from_score(hit["_score"]),
+        width=hit["_source"]["width"],
+        height=hit["_source"]["height"],
+        matches=matches,
+    )

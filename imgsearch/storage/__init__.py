@@ -1,0 +1,1 @@
+"""Blob stores for originals and thumbnails: MinIO (S3) or the filesystem."""

@@ -1,0 +1,19 @@
+"""JPEG thumbnails for result grids."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+THUMBNAIL_MAX_SIDE = 320
+THUMBNAIL_CONTENT_TYPE = "image/jpeg"
+
+
+def make_thumbnail(image: Image.Image, max_side: int = THUMBNAIL_MAX_SIDE) -> bytes:
+    """A JPEG whose long side is at most `max_side`, never upscaled."""
+    thumbnail = image.copy()
+    thumbnail.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    buffer = io.BytesIO()
+    thumbnail.convert("RGB").save(buffer, format="JPEG", quality=85, optimize=True)
+    return buffer.getvalue()

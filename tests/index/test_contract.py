@@ -1,0 +1,162 @@
+"""One contract for both back ends (real Elasticsearch, and the embedded index): same answers to the same calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgsearch.errors import ModelMismatch
+from imgsearch.index.base import VectorIndex
+from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
+from pipeline.records import ObjectKind
+from tests.index.conftest import DIM, MODEL_ID, IndexFactory, make_corpus
+
+pytestmark = pytest.mark.integration
+
+# Elasticsearch stores int8-quantised vectors: its similarities are close to, not equal to, the float ones.
+SIMILARITY_TOLERANCE = 0.03
+
+
+@pytest.fixture
+def corpus(index: VectorIndex) -> list[IndexEntry]:
+    entries = make_corpus()
+    outcomes = index.add(entries)
+    assert set(outcomes.values()) == {WriteOutcome.CREATED}
+    return entries
+
+
+def query_for(entry: IndexEntry, object_index: int, **options: object) -> VectorQuery:
+    return VectorQuery(vector=entry.vectors[object_index], model_id=MODEL_ID, **options)  # type: ignore[arg-type]
+
+
+def by_id(corpus: list[IndexEntry]) -> dict[str, IndexEntry]:
+    return {entry.document.image_id: entry for entry in corpus}
+
+
+def test_an_object_finds_its_own_image_and_box_first(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    target = corpus[7]
+    page = index.search(query_for(target, 1, k=5))
+    best = page.hits[0]
+    assert best.image_id == target.document.image_id
+    assert best.matches[0].object_index == 1
+    assert best.matches[0].box == target.document.objects[1].box
+    assert best.similarity == pytest.approx(1.0, abs=SIMILARITY_TOLERANCE)
+
+
+def test_grouping_returns_each_image_once_with_its_own_boxes(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    entries = by_id(corpus)
+    page = index.search(query_for(corpus[3], 1, k=20))
+    ids = [hit.image_id for hit in page.hits]
+    assert len(ids) == len(set(ids)) == 20
+    for hit in page.hits:
+        stored = {obj.index: obj for obj in entries[hit.image_id].document.objects}
+        assert hit.matches, "every hit names the objects that matched"
+        for match in hit.matches:
+            assert stored[match.object_index].box == match.box
+            assert stored[match.object_index].label == match.label
+        assert hit.similarity == pytest.approx(max(m.similarity for m in hit.matches), abs=1e-6)
+        exact = float(entries[hit.image_id].vectors[hit.matches[0].object_index] @ corpus[3].vectors[1])
+        assert hit.matches[0].similarity == pytest.approx(exact, abs=SIMILARITY_TOLERANCE)
+    similarities = [hit.similarity for hit in page.hits]
+    assert similarities == sorted(similarities, reverse=True)
+
+
+def test_label_kind_and_similarity_filters_hold(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    dogs = index.search(query_for(corpus[0], 0, k=10, labels=("dog",)))
+    assert dogs.hits
+    assert {m.label for hit in dogs.hits for m in hit.matches} == {"dog"}
+
+    wholes = index.search(query_for(corpus[0], 1, k=10, kinds=(ObjectKind.IMAGE,)))
+    assert {m.kind for hit in wholes.hits for m in hit.matches} == {ObjectKind.IMAGE}
+
+    close = index.search(query_for(corpus[0], 1, k=40, min_similarity=0.5))
+    assert all(m.similarity >= 0.5 - SIMILARITY_TOLERANCE for hit in close.hits for m in hit.matches)
+    assert len(close.hits) < 40, "a threshold must cut the list short on this corpus"
+
+    others = index.search(query_for(corpus[0], 1, k=10, exclude_ids=(corpus[0].document.image_id,)))
+    assert corpus[0].document.image_id not in {hit.image_id for hit in others.hits}
+
+
+def test_pages_walk_the_ranking_without_repeats(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    whole = index.search(query_for(corpus[5], 1, k=30))
+    seen, offset = [], 0
+    while offset is not None and len(seen) < 30:
+        page = index.search(query_for(corpus[5], 1, k=7, offset=offset))
+        seen += [hit.image_id for hit in page.hits]
+        offset = page.next_offset
+    assert seen[:30] == [hit.image_id for hit in whole.hits]
+
+
+def test_duplicates_are_reported_and_not_stored_twice(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    before = index.stats()
+    assert index.add(corpus[:2]) == {entry.document.image_id: WriteOutcome.DUPLICATE for entry in corpus[:2]}
+    assert index.stats().images == before.images == len(corpus)
+
+
+def test_get_and_vectors_return_what_was_stored(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    entry = corpus[11]
+    document = index.get(entry.document.image_id)
+    assert document == entry.document
+    vectors = index.vectors(entry.document.image_id)
+    assert vectors is not None
+    np.testing.assert_allclose(vectors, entry.vectors, atol=1e-6)
+    assert index.get("0" * 64) is None
+
+
+def test_delete_removes_the_image_everywhere(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    victim = corpus[9]
+    image_id = victim.document.image_id
+    assert index.delete(image_id) is True
+    assert index.get(image_id) is None
+    assert index.vectors(image_id) is None
+    assert image_id not in {hit.image_id for hit in index.search(query_for(victim, 1, k=40)).hits}
+    stats = index.stats()
+    assert stats.images == len(corpus) - 1
+    assert stats.objects == sum(len(e.document.objects) - 1 for e in corpus if e is not victim)
+    assert index.delete(image_id) is False
+
+
+def test_browse_walks_newest_first_exactly_once(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    walked, cursor = [], None
+    while True:
+        page = index.browse(cursor, limit=9)
+        walked += [document.image_id for document in page.images]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    newest_first = sorted(corpus, key=lambda entry: entry.document.created_at, reverse=True)
+    assert walked == [entry.document.image_id for entry in newest_first]
+
+
+def test_stats_count_images_objects_and_labels(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    stats = index.stats()
+    detected = [obj for entry in corpus for obj in entry.document.objects if obj.kind is ObjectKind.OBJECT]
+    assert stats.images == len(corpus)
+    assert stats.objects == len(detected)
+    assert stats.labels == {label: sum(obj.label == label for obj in detected) for label in {o.label for o in detected}}
+    assert stats.model_id == MODEL_ID
+    assert stats.dim == DIM
+    assert stats.size_bytes > 0
+
+
+def test_another_models_vectors_are_refused(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    with pytest.raises(ModelMismatch):
+        index.search(VectorQuery(vector=corpus[0].vectors[0], model_id="another-model"))
+    with pytest.raises(ModelMismatch):
+        index.ensure("another-model", DIM)
+
+
+def test_a_restart_keeps_the_data(open_index: IndexFactory, index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    before = index.search(query_for(corpus[2], 1, k=10))
+    index.close()
+    reopened = open_index()
+    reopened.ensure(MODEL_ID, DIM)
+    assert reopened.stats().images == len(corpus)
+    after = reopened.search(query_for(corpus[2], 1, k=10))
+    assert [hit.image_id for hit in after.hits] == [hit.image_id for hit in before.hits]
+
+
+def test_dimension_of_a_query_is_checked(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    del corpus
+    with pytest.raises(Exception, match=r"(?i)dim"):
+        index.search(VectorQuery(vector=np.ones(DIM + 1, np.float32), model_id=MODEL_ID))
