@@ -16,6 +16,7 @@ from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject
 from imgsearch.settings import REPO_ROOT
 from pipeline.records import Box, ObjectKind
+from tests.fixtures import drop_es_alias
 
 MODEL_ID = "contract-model"
 DIM = 16
@@ -24,20 +25,14 @@ LABELS = ("cat", "dog", "car", "tree")
 IndexFactory = Callable[[], VectorIndex]
 
 
-def _drop_es_index(es: Elasticsearch, alias: str) -> None:
-    if es.indices.exists_alias(name=alias):
-        for name in es.indices.get_alias(name=alias):
-            es.indices.delete(index=name)
-
-
 @pytest.fixture(params=["elasticsearch", "embedded"])
 def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
     """A factory that (re)opens the same index, so a test can also check what survives a restart."""
     if request.param == "elasticsearch":
         es: Elasticsearch = request.getfixturevalue("es")
         alias = f"test-contract-{uuid.uuid4().hex[:12]}"
-        yield lambda: ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings")
-        _drop_es_index(es, alias)
+        yield lambda: ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings", refresh=True)
+        drop_es_alias(es, alias)
     else:
         from imgsearch.index.embedded import EmbeddedIndex
 

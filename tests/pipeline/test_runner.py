@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from pipeline.errors import ImageRejected, RejectCode
 from pipeline.records import ObjectKind
 from pipeline.runner import Pipeline, Processed
-from tests.pipeline.conftest import TEST_CONFIG, jpeg_bytes, scene
+from tests.fixtures import TEST_CONFIG, jpeg_bytes, scene
 
 
 def test_every_vector_is_a_float32_unit_vector(pipeline: Pipeline) -> None:

@@ -1,0 +1,128 @@
+"""Ingest: bytes → pipeline → blobs first, document second; never a blob without its document or the reverse."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from imgsearch.index.base import VectorIndex
+from imgsearch.index.types import ImageDocument, IndexEntry, WriteOutcome
+from imgsearch.storage.base import BlobKind, BlobStore
+from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
+from pipeline.decode import DecodedImage
+from pipeline.records import ImageRecord
+from pipeline.runner import Pipeline, Processed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    document: ImageDocument
+    duplicate: bool
+
+
+class Ingestor:
+    def __init__(self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore) -> None:
+        self.pipeline = pipeline
+        self.index = index
+        self.blobs = blobs
+
+    def ingest(self, data: bytes, source: str, tags: tuple[str, ...] = ()) -> IngestResult:
+        """One image; an image already indexed comes back as a duplicate without running the models again."""
+        decoded = self.pipeline.decode(data)
+        existing = self.index.get(decoded.image_id)
+        if existing is not None:
+            return IngestResult(existing, duplicate=True)
+        record = self.pipeline.records(self.pipeline.detect([decoded]))[0]
+        return self._store([_NewImage(source, data, decoded, record)], tags)[0]
+
+    def ingest_many(
+        self, sources: Iterable[tuple[str, Callable[[], bytes]]], tags: tuple[str, ...] = (), batch_size: int = 8
+    ) -> Iterator[tuple[str, IngestResult | Exception]]:
+        """A stream of (source name, reader): results in input order, one bulk write per batch."""
+        stream = self.pipeline.process_stream(
+            sources, batch_size=batch_size, keep=lambda decoded: self.index.get(decoded.image_id) is None
+        )
+        pending: list[tuple[str, Processed | Exception]] = []
+        for name, item in stream:
+            pending.append((name, item))
+            if len(pending) >= batch_size:
+                yield from self._flush(pending, tags)
+                pending = []
+        yield from self._flush(pending, tags)
+
+    def _flush(
+        self, pending: list[tuple[str, Processed | Exception]], tags: tuple[str, ...]
+    ) -> Iterator[tuple[str, IngestResult | Exception]]:
+        # The same bytes twice in one batch are stored once; the later copies are duplicates of the first.
+        first_position: dict[str, int] = {}
+        for position, (_, item) in enumerate(pending):
+            if isinstance(item, Processed) and item.record is not None:
+                first_position.setdefault(item.record.image_id, position)
+        new = [_NewImage(pending[p][0], *self._processed(pending[p][1])) for p in first_position.values()]
+        stored: dict[str, IngestResult | Exception]
+        try:
+            stored = dict(zip(first_position, self._store(new, tags), strict=True)) if new else {}
+        except Exception as error:  # noqa: BLE001 (the whole batch failed: every new image reports it)
+            stored = dict.fromkeys(first_position, error)
+        for position, (name, item) in enumerate(pending):
+            if isinstance(item, Exception):
+                yield name, item
+            elif item.record is not None and first_position[item.record.image_id] == position:
+                yield name, stored[item.record.image_id]
+            else:
+                yield name, self._existing(item.decoded)
+
+    @staticmethod
+    def _processed(item: Processed | Exception) -> tuple[bytes, DecodedImage, ImageRecord]:
+        assert isinstance(item, Processed) and item.record is not None
+        return item.data, item.decoded, item.record
+
+    def _existing(self, decoded: DecodedImage) -> IngestResult | Exception:
+        existing = self.index.get(decoded.image_id)
+        if existing is None:
+            return RuntimeError(f"image {decoded.image_id} was deleted while being ingested")
+        return IngestResult(existing, duplicate=True)
+
+    def _store(self, images: list[_NewImage], tags: tuple[str, ...]) -> list[IngestResult]:
+        """Blobs first, then one bulk document write; on failure the new blobs are removed again."""
+        now = datetime.now(UTC)
+        entries = [IndexEntry.from_record(image.record, image.source, now, tags) for image in images]
+        written: list[str] = []
+        try:
+            for image in images:
+                image_id = image.record.image_id
+                written.append(image_id)
+                self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
+                thumbnail = make_thumbnail(image.decoded.image)
+                self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
+            outcomes = self.index.add(entries)
+        except BaseException:
+            self._remove_blobs(written)
+            raise
+        return [self._result(entry, outcomes.get(entry.document.image_id)) for entry in entries]
+
+    def _result(self, entry: IndexEntry, outcome: WriteOutcome | None) -> IngestResult:
+        if outcome is WriteOutcome.DUPLICATE:
+            # Another request stored the same bytes first; the blobs are shared (content-addressed).
+            return IngestResult(self.index.get(entry.document.image_id) or entry.document, duplicate=True)
+        return IngestResult(entry.document, duplicate=False)
+
+    def _remove_blobs(self, image_ids: list[str]) -> None:
+        for image_id in image_ids:
+            for kind in BlobKind:
+                try:
+                    self.blobs.delete(kind, image_id)
+                except Exception:  # noqa: BLE001 (best effort; `imgsearch reconcile` removes what is left)
+                    log.warning("could not remove the %s of %s after a failed write", kind.value, image_id)
+
+
+@dataclass(frozen=True)
+class _NewImage:
+    source: str
+    data: bytes
+    decoded: DecodedImage
+    record: ImageRecord

@@ -1,0 +1,52 @@
+"""Test inputs shared across packages: a configuration-built pipeline and generated images."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+from elasticsearch import Elasticsearch
+from minio import Minio
+from PIL import Image, ImageDraw
+
+from pipeline.config import DetectorConfig, EmbedderConfig, PipelineConfig
+
+# Random YOLO weights score every anchor near zero; a tiny threshold still exercises detection and NMS.
+TEST_CONFIG = PipelineConfig(
+    detector=DetectorConfig(weights="yolo11n.yaml", image_size=320, confidence=1e-9, max_objects=3, min_box_side=2),
+    embedder=EmbedderConfig(model_name="test_vit", image_size=None, pretrained=False, batch_size=8),
+    torch_threads=2,
+    seed=0,
+)
+
+
+def jpeg_bytes(image: Image.Image, **save_options: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=92, **save_options)
+    return buffer.getvalue()
+
+
+def scene(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:
+    """A noisy background with a few filled shapes."""
+    rng = np.random.default_rng(seed)
+    image = Image.fromarray(rng.integers(0, 255, (height, width, 3), dtype=np.uint8))
+    draw = ImageDraw.Draw(image)
+    for _ in range(4):
+        x, y = rng.integers(0, width - 80), rng.integers(0, height - 80)
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        draw.ellipse((int(x), int(y), int(x) + 70, int(y) + 60), fill=colour)
+    return image
+
+
+def drop_es_alias(es: Elasticsearch, alias: str) -> None:
+    if es.indices.exists_alias(name=alias):
+        for name in es.indices.get_alias(name=alias):
+            es.indices.delete(index=name)
+
+
+def drop_buckets(minio: Minio, buckets: list[str]) -> None:
+    for bucket in buckets:
+        for leftover in minio.list_objects(bucket, recursive=True):
+            minio.remove_object(bucket, leftover.object_name or "")
+        minio.remove_bucket(bucket)
