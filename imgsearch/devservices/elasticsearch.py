@@ -116,7 +116,7 @@ class ElasticsearchService:
         if self.healthy():
             raise RuntimeError(f"something else already answers on {self.url}; stop it or change the port")
         self.install()
-        java_home = jdk.ensure_jdk(self.layout.downloads)
+        java_home = jdk.ensure_jdk()
         for folder in ("data", "logs", "tmp"):
             (self.state_dir / folder).mkdir(parents=True, exist_ok=True)
         config_dir = self._write_config(java_home)

