@@ -7,6 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
+from imgsearch.errors import ImgsearchError
 from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
 
@@ -14,10 +15,12 @@ from pipeline.models.offline import ModelWeightsMissing
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from api.logging_setup import configure_logging
     from api.main import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, log_config=None)
     return 0
 
 
@@ -33,6 +36,12 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from imgsearch.commands.maintenance import run_reconcile
+
+    return run_reconcile(Settings(), args.grace_minutes)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imgsearch", description="Search your own images by object.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -43,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="fetch model weights (online) or show the configured models")
     models.add_argument("action", choices=["fetch", "info"])
     models.set_defaults(handler=_models)
+    repair = commands.add_parser("reconcile", help="remove blobs without documents and documents without blobs")
+    repair.add_argument("--grace-minutes", type=float, default=10.0, help="spare blobs younger than this")
+    repair.set_defaults(handler=_reconcile)
     return parser
 
 
@@ -54,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         first = error.errors()[0]
         print(f"imgsearch: bad setting {'.'.join(map(str, first['loc']))}: {first['msg']}", file=sys.stderr)
         return 2
-    except (ModelWeightsMissing, FileNotFoundError) as error:
+    except (ModelWeightsMissing, FileNotFoundError, ImgsearchError) as error:
         print(f"imgsearch: {error}", file=sys.stderr)
         return 1
 

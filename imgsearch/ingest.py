@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, WriteOutcome
+from imgsearch.metrics import timed
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
 from pipeline.decode import DecodedImage
@@ -96,10 +97,12 @@ class Ingestor:
             for image in images:
                 image_id = image.record.image_id
                 written.append(image_id)
-                self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
                 thumbnail = make_thumbnail(image.decoded.image)
-                self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
-            outcomes = self.index.add(entries)
+                with timed("storage"):
+                    self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
+                    self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
+            with timed("storage"):
+                outcomes = self.index.add(entries)
         except BaseException:
             self._remove_blobs(written)
             raise

@@ -10,6 +10,7 @@ import numpy as np
 from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import SearchPage, StoredObject, VectorQuery
+from imgsearch.metrics import timed
 from imgsearch.storage.base import BlobKind, BlobStore
 from pipeline.records import Box, ObjectKind
 from pipeline.runner import AnalyzedImage, Pipeline
@@ -105,7 +106,8 @@ class Searcher:
             offset=options.offset,
             exclude_ids=exclude_ids,
         )
-        return self.index.search(query)
+        with timed("knn"):
+            return self.index.search(query)
 
 
 def _detected_objects(analyzed: AnalyzedImage) -> list[StoredObject]:

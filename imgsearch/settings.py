@@ -79,6 +79,17 @@ class Settings(BaseSettings):
     port: Port = 8000
     api_key: SecretStr | None = Field(default=None, description="required for writes when set")
     cors_origins: list[str] = Field(default_factory=list)
+    max_request_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="a whole request, all files")
+    model_workers: int = Field(default=1, ge=1, description="images processed at once by the API")
+    model_queue: int = Field(default=8, ge=0, description="requests that may wait; more get 503")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    sync_folders: list[Path] = Field(default_factory=list, description="server folders a sync job may read")
+
+    # Fetching images by URL (SSRF-safe: private and loopback addresses are refused).
+    url_fetch_timeout_s: float = Field(default=10.0, gt=0)
+    url_fetch_allowed_networks: list[str] = Field(
+        default_factory=list, description="CIDRs allowed despite being private (for tests and trusted LANs)"
+    )
 
     @field_validator(
         "api_key", "es_password", "embedder_image_size", "embedder_checkpoint", "torch_threads", mode="before"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol, TypeVar
@@ -59,10 +60,18 @@ class AnalyzedImage:
 class Pipeline:
     """Models are loaded once and reused; every method is safe to call from several threads."""
 
-    def __init__(self, config: PipelineConfig, detector: Detector, embedder: TimmEmbedder) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        detector: Detector,
+        embedder: TimmEmbedder,
+        stage_timer: Callable[[str], AbstractContextManager[object]] = lambda _stage: nullcontext(),
+    ) -> None:
         self.config = config
         self.detector = detector
         self.embedder = embedder
+        # Called as `with stage_timer("decode"): ...` around each stage; the API plugs its metrics in here.
+        self.stage_timer = stage_timer
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> Pipeline:
@@ -89,12 +98,14 @@ class Pipeline:
         return self.embedder.dim
 
     def decode(self, data: bytes) -> DecodedImage:
-        return decode_image(data, self.config.limits)
+        with self.stage_timer("decode"):
+            return decode_image(data, self.config.limits)
 
     def detect(self, images: list[DecodedImage]) -> list[AnalyzedImage]:
         """Detect on the downscaled views in one batch; keep boxes that are big enough, in original pixels."""
-        views = [image.model_view() for image in images]
-        detections = self.detector.predict([view.image for view in views]) if views else []
+        with self.stage_timer("detect"):
+            views = [image.model_view() for image in images]
+            detections = self.detector.predict([view.image for view in views]) if views else []
         return [self._keep(image, view, found) for image, view, found in zip(images, views, detections, strict=True)]
 
     def _keep(self, image: DecodedImage, view: ModelView, found: Detections) -> AnalyzedImage:
@@ -105,11 +116,13 @@ class Pipeline:
 
     def embed_regions(self, analyzed: AnalyzedImage, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Vectors for arbitrary boxes (original pixels) on an analysed image: a user's drawn region, say."""
-        crops = crop_boxes(analyzed.view.image, analyzed.view_boxes(boxes_xyxy), self.config.crop_margin)
-        return self.embedder.predict(crops)
+        with self.stage_timer("embed"):
+            crops = crop_boxes(analyzed.view.image, analyzed.view_boxes(boxes_xyxy), self.config.crop_margin)
+            return self.embedder.predict(crops)
 
     def embed_whole(self, analyzed: AnalyzedImage) -> np.ndarray:
-        return self.embedder.predict([analyzed.view.image])[0]
+        with self.stage_timer("embed"):
+            return self.embedder.predict([analyzed.view.image])[0]
 
     def records(self, analyzed_images: list[AnalyzedImage]) -> list[ImageRecord]:
         """Embed every image and every kept object in shared batches, then assemble one record per image."""
@@ -117,7 +130,8 @@ class Pipeline:
         for analyzed in analyzed_images:
             crops.append(analyzed.view.image)
             crops += crop_boxes(analyzed.view.image, analyzed.view_boxes(analyzed.boxes_xyxy), self.config.crop_margin)
-        vectors = self.embedder.predict(crops)
+        with self.stage_timer("embed"):
+            vectors = self.embedder.predict(crops)
         records, offset = [], 0
         for analyzed in analyzed_images:
             count = 1 + len(analyzed.boxes_xyxy)

@@ -47,6 +47,8 @@ def drop_es_alias(es: Elasticsearch, alias: str) -> None:
 
 def drop_buckets(minio: Minio, buckets: list[str]) -> None:
     for bucket in buckets:
+        if not minio.bucket_exists(bucket):
+            continue
         for leftover in minio.list_objects(bucket, recursive=True):
             minio.remove_object(bucket, leftover.object_name or "")
         minio.remove_bucket(bucket)

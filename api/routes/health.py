@@ -36,8 +36,10 @@ def _dependency_checks(settings: Settings) -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
-    """Every configured dependency (Elasticsearch, MinIO) answers; 503 names the ones that do not."""
-    checks = _dependency_checks(request.app.state.settings)
+    """Models loaded and every configured server (Elasticsearch, MinIO) answering; 503 names what is not."""
+    services = getattr(request.app.state, "services", None)
+    checks = {"models": "ok" if services is not None and services.pipeline.embedder.loaded else "loading"}
+    checks |= _dependency_checks(request.app.state.settings)
     ready = all(state == "ok" for state in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503

@@ -1,0 +1,174 @@
+"""Ingest, browse, fetch and delete images."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Annotated
+
+from anyio import to_thread
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.datastructures import UploadFile
+
+from api.deps import ApiKeyDep, ServicesDep
+from api.schemas import (
+    ErrorBody,
+    ErrorDetail,
+    ImagePage,
+    ImagePublic,
+    IngestedImage,
+    IngestFailure,
+    IngestResponse,
+    ObjectPublic,
+    UrlIngestRequest,
+)
+from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
+from imgsearch.ingest import IngestResult
+from imgsearch.maintenance import delete_image
+from imgsearch.storage.base import BlobKind
+from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE
+from pipeline.errors import ImageRejected, RejectCode
+from pipeline.records import ObjectKind
+
+router = APIRouter(prefix="/api/v1/images", tags=["images"])
+MAX_FILES = 100
+ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 413, 415, 422, 503)}
+INGEST_BODY = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                    },
+                }
+            },
+            "application/json": {"schema": UrlIngestRequest.model_json_schema()},
+        }
+    }
+}
+
+
+async def _uploads(request: Request, max_bytes: int) -> tuple[list[tuple[str, bytes | Exception]], list[str]]:
+    form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
+    uploads = [item for item in form.getlist("file") + form.getlist("files") if isinstance(item, UploadFile)]
+    if not uploads:
+        raise InvalidRequest("send the image as a multipart field named 'file' (or several named 'files')")
+    named: list[tuple[str, bytes | Exception]] = []
+    for upload in uploads:
+        name = f"upload:{PurePath(upload.filename or 'unnamed').name}"
+        size = upload.size or 0
+        if size > max_bytes:
+            named.append(
+                (name, ImageRejected(RejectCode.TOO_MANY_BYTES, f"{size} bytes, over the {max_bytes} allowed"))
+            )
+        else:
+            named.append((name, await upload.read()))
+    tags = [tag for tag in form.getlist("tags") if isinstance(tag, str) and tag]
+    return named, tags
+
+
+async def _fetched(services: ServicesDep, urls: list[str]) -> list[tuple[str, bytes | Exception]]:
+    fetched: list[tuple[str, bytes | Exception]] = []
+    for url in urls:
+        try:
+            fetched.append((url, (await to_thread.run_sync(services.fetcher.fetch, url)).data))
+        except ImgsearchError as error:
+            fetched.append((url, error))
+    return fetched
+
+
+def _failure(source: str, error: Exception) -> IngestFailure:
+    code = error.code.value if isinstance(error, ImageRejected) else getattr(error, "code", "internal")
+    return IngestFailure(source=source, error=ErrorDetail(code=str(code), message=str(error)))
+
+
+@router.post("", status_code=201, response_model=IngestResponse, responses=ERRORS, openapi_extra=INGEST_BODY)
+async def ingest_images(request: Request, services: ServicesDep, _: ApiKeyDep) -> JSONResponse:
+    """Add images from uploaded files or from URLs; an image already indexed comes back with `duplicate: true`.
+
+    201 when at least one image is new, 200 when all were there already. When every image fails, the first
+    failure is the response (413, 415, 422, ...); otherwise failures are listed in `failed`.
+    """
+    payloads: list[tuple[str, bytes | Exception]]
+    if request.headers.get("content-type", "").startswith("application/json"):
+        body = UrlIngestRequest.model_validate_json(await request.body())
+        if not body.all_urls():
+            raise InvalidRequest("give 'url' or 'urls'")
+        payloads, tags = await _fetched(services, body.all_urls()), body.tags
+    else:
+        payloads, tags = await _uploads(request, services.settings.max_upload_bytes)
+    sources = [(name, (lambda data=data: data)) for name, data in payloads if isinstance(data, bytes)]
+    # In input order, one outcome per readable payload (two uploads may share a file name).
+    ingested = iter(
+        await services.runner.run(lambda: [o for _, o in services.ingestor.ingest_many(sources, tuple(tags))])
+    )
+    outcomes = [(name, data if isinstance(data, Exception) else next(ingested)) for name, data in payloads]
+    images = [_ingested(outcome) for _, outcome in outcomes if isinstance(outcome, IngestResult)]
+    errors = [(name, outcome) for name, outcome in outcomes if isinstance(outcome, Exception)]
+    if not images:
+        raise errors[0][1]
+    status = 201 if any(not image.duplicate for image in images) else 200
+    response = IngestResponse(images=images, failed=[_failure(name, error) for name, error in errors])
+    return JSONResponse(response.model_dump(mode="json"), status_code=status)
+
+
+def _ingested(result: IngestResult) -> IngestedImage:
+    document = result.document
+    objects = [ObjectPublic.of(obj) for obj in document.objects if obj.kind is ObjectKind.OBJECT]
+    return IngestedImage(
+        id=document.image_id, width=document.width, height=document.height, duplicate=result.duplicate, objects=objects
+    )
+
+
+@router.get("", response_model=ImagePage, responses=ERRORS)
+async def browse_images(
+    services: ServicesDep,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 24,
+) -> ImagePage:
+    """Indexed images, newest first; pass `next_cursor` back for the next page."""
+    page = await to_thread.run_sync(services.index.browse, cursor, limit)
+    return ImagePage(images=[ImagePublic.of(doc) for doc in page.images], next_cursor=page.next_cursor)
+
+
+@router.get("/{image_id}", response_model=ImagePublic, responses=ERRORS)
+async def get_image(image_id: str, services: ServicesDep) -> ImagePublic:
+    """One image's record with its detected objects."""
+    document = await to_thread.run_sync(services.index.get, image_id)
+    if document is None:
+        raise NotFound(f"no indexed image {image_id}")
+    return ImagePublic.of(document)
+
+
+def _bytes_response(data: bytes, content_type: str) -> Response:
+    # nosniff: the bytes were uploaded by someone; browsers must not guess another type for them.
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=31536000, immutable"}
+    return Response(content=data, media_type=content_type, headers=headers)
+
+
+@router.get("/{image_id}/content", responses=ERRORS, response_class=Response)
+async def get_image_content(image_id: str, services: ServicesDep) -> Response:
+    """The original bytes, with their real content type."""
+    document = await to_thread.run_sync(services.index.get, image_id)
+    if document is None:
+        raise NotFound(f"no indexed image {image_id}")
+    data = await to_thread.run_sync(services.blobs.get, BlobKind.ORIGINAL, image_id)
+    return _bytes_response(data, document.content_type)
+
+
+@router.get("/{image_id}/thumbnail", responses=ERRORS, response_class=Response)
+async def get_image_thumbnail(image_id: str, services: ServicesDep) -> Response:
+    """A JPEG thumbnail, at most 320 pixels a side."""
+    data = await to_thread.run_sync(services.blobs.get, BlobKind.THUMBNAIL, image_id)
+    return _bytes_response(data, THUMBNAIL_CONTENT_TYPE)
+
+
+@router.delete("/{image_id}", status_code=204, responses=ERRORS, response_class=Response)
+async def remove_image(image_id: str, services: ServicesDep, _: ApiKeyDep) -> Response:
+    """Delete the image's record, its vectors, the original and the thumbnail."""
+    await to_thread.run_sync(delete_image, services.index, services.blobs, image_id)
+    return Response(status_code=204)
