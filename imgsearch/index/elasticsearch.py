@@ -109,7 +109,8 @@ class ElasticsearchIndex(VectorIndex):
                 if ok:
                     outcomes[result["_id"]] = WriteOutcome.CREATED
                 elif result.get("status") == 409:
-                    outcomes[result["_id"]] = WriteOutcome.DUPLICATE
+                    # A second copy in the same batch must not hide that the first one was created.
+                    outcomes.setdefault(result["_id"], WriteOutcome.DUPLICATE)
                 else:
                     failures.append(f"{result['_id']}: {result.get('error')}")
         except EsConnectionError as error:
