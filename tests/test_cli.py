@@ -1,0 +1,38 @@
+"""The command line: reconcile on the embedded back end; a non-zero exit code on bad input."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from imgsearch.cli import main
+from imgsearch.storage.base import BlobKind
+from imgsearch.storage.filesystem import FilesystemBlobStore
+
+
+def test_reconcile_removes_an_old_orphan_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMGSEARCH_DATA_DIR", str(tmp_path))
+    blobs = FilesystemBlobStore(tmp_path / "blobs")
+    blobs.ensure()
+    blobs.put(BlobKind.ORIGINAL, "a" * 64, b"left behind", "image/jpeg")
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
+    orphan = next((tmp_path / "blobs" / "original").rglob("a" * 64))
+    os.utime(orphan, (an_hour_ago, an_hour_ago))
+
+    assert main(["reconcile"]) == 0
+    assert "1 orphan blobs" in capsys.readouterr().out
+    assert not blobs.exists(BlobKind.ORIGINAL, "a" * 64)
+
+
+def test_a_bad_argument_exits_non_zero_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["reconcile", "--grace-minutes", "not-a-number"])
+    assert exited.value.code == 2
+    assert "invalid float value" in capsys.readouterr().err
