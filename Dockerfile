@@ -1,3 +1,11 @@
+# The web UI, built once; only its static files reach the final image.
+FROM node:20-slim AS frontend
+WORKDIR /frontend
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,6 +24,7 @@ COPY imgsearch/ imgsearch/
 COPY pipeline/ pipeline/
 COPY api/ api/
 COPY es_mappings/ es_mappings/
+COPY --from=frontend /frontend/dist frontend/dist
 
 # Editable, so the settings find es_mappings/ (and var/) relative to the source tree in /app.
 RUN pip install --no-cache-dir -e .

@@ -1,0 +1,122 @@
+import { apiKey, keyPanelOpen } from "./auth";
+import type {
+  ImagePage,
+  IngestResponse,
+  JobPublic,
+  SearchOptions,
+  SearchResponse,
+  StatsPublic,
+} from "./types";
+
+const BASE = "/api/v1";
+
+/** An error the API answered with (`{"error": {"code", "message"}}`), or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  let code = `http_${response.status}`;
+  let message = response.statusText || `HTTP ${response.status}`;
+  try {
+    const body = await response.json();
+    if (body?.error?.message) ({ code, message } = body.error);
+  } catch {
+    /* not JSON (a proxy's error page): keep the status text */
+  }
+  if (response.status === 401) {
+    keyPanelOpen.value = true;
+    message = apiKey.value
+      ? `The API key was refused (${message}). Check it under "API key".`
+      : `This server needs an API key for changes (${message}). Enter it under "API key".`;
+  } else if (response.status === 503) {
+    const retry = response.headers.get("Retry-After");
+    if (retry) message = `${message} (the server is busy: try again in ${retry} s)`;
+  }
+  return new ApiError(response.status, code, message);
+}
+
+async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  if (apiKey.value) headers.set("X-API-Key", apiKey.value);
+  let response: Response;
+  try {
+    response = await fetch(BASE + path, { ...init, headers });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === "AbortError") throw error;
+    throw new ApiError(0, "network", "Could not reach the server. Is it running?");
+  }
+  if (!response.ok) throw await errorOf(response);
+  if (response.status === 204) return undefined as T;
+  return (await response.json()) as T;
+}
+
+function json(body: unknown): RequestInit {
+  return { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+}
+
+/** Search options as multipart form fields: lists comma-separated, the box as JSON. */
+export function searchFormData(file: Blob, options: SearchOptions): FormData {
+  const form = new FormData();
+  form.append("file", file);
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined || value === null) continue;
+    if (name === "box") form.append(name, JSON.stringify(value));
+    else form.append(name, Array.isArray(value) ? value.join(",") : String(value));
+  }
+  return form;
+}
+
+export type SearchQuery = { file: Blob } | { url: string } | { imageId: string };
+
+export const api = {
+  search(query: SearchQuery, options: SearchOptions, signal?: AbortSignal): Promise<SearchResponse> {
+    if ("file" in query) {
+      return request("/search", { method: "POST", body: searchFormData(query.file, options), signal });
+    }
+    const source = "url" in query ? { url: query.url } : { image_id: query.imageId };
+    return request("/search", { ...json({ ...source, ...options }), signal });
+  },
+
+  browse(cursor: string | null, limit = 24): Promise<ImagePage> {
+    const params = new URLSearchParams({ limit: String(limit) });
+    if (cursor) params.set("cursor", cursor);
+    return request(`/images?${params}`);
+  },
+
+  ingestFiles(files: File[]): Promise<IngestResponse> {
+    const form = new FormData();
+    for (const file of files) form.append("files", file, file.name);
+    return request("/images", { method: "POST", body: form });
+  },
+
+  deleteImage(id: string): Promise<void> {
+    return request(`/images/${encodeURIComponent(id)}`, { method: "DELETE" });
+  },
+
+  startSync(body: { bucket?: string; folder?: string; prefix?: string }): Promise<JobPublic> {
+    return request("/jobs/sync", json(body));
+  },
+
+  job(id: string): Promise<JobPublic> {
+    return request(`/jobs/${encodeURIComponent(id)}`);
+  },
+
+  stats(): Promise<StatsPublic> {
+    return request("/stats");
+  },
+};
+
+/** The text to show for any error a call threw. */
+export function messageOf(error: unknown): string {
+  if (error instanceof ApiError) return error.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}

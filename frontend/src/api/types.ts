@@ -1,0 +1,119 @@
+// The JSON the API speaks (api/schemas.py), by the same names.
+
+/** [x1, y1, x2, y2] in the pixels of the image it belongs to. */
+export type BBox = [number, number, number, number];
+
+export interface ErrorDetail {
+  code: string;
+  message: string;
+}
+
+export interface ObjectPublic {
+  bbox: BBox;
+  label: string;
+  score: number;
+}
+
+export interface ImagePublic {
+  id: string;
+  width: number;
+  height: number;
+  content_type: string;
+  byte_size: number;
+  source: string;
+  created_at: string;
+  tags: string[];
+  objects: ObjectPublic[];
+  thumbnail_url: string;
+  content_url: string;
+}
+
+export interface ImagePage {
+  images: ImagePublic[];
+  next_cursor: string | null;
+}
+
+export interface IngestedImage {
+  id: string;
+  width: number;
+  height: number;
+  duplicate: boolean;
+  objects: ObjectPublic[];
+}
+
+export interface IngestFailure {
+  source: string;
+  error: ErrorDetail;
+}
+
+export interface IngestResponse {
+  images: IngestedImage[];
+  failed: IngestFailure[];
+}
+
+export type ObjectKind = "object" | "image";
+
+export interface SearchOptions {
+  k?: number;
+  object?: number;
+  box?: BBox;
+  labels?: string[];
+  kinds?: ObjectKind[];
+  min_similarity?: number;
+  cursor?: string;
+}
+
+export interface MatchPublic {
+  bbox: BBox;
+  label: string;
+  similarity: number;
+}
+
+export interface SearchResult {
+  id: string;
+  similarity: number;
+  width: number;
+  height: number;
+  thumbnail_url: string;
+  content_url: string;
+  matches: MatchPublic[];
+}
+
+export interface QueryPublic {
+  width: number;
+  height: number;
+  objects: ObjectPublic[];
+  used: { bbox: BBox; label: string };
+}
+
+export interface SearchResponse {
+  query: QueryPublic;
+  results: SearchResult[];
+  next_cursor: string | null;
+  took_ms: number;
+}
+
+export type JobState = "queued" | "running" | "done" | "failed";
+
+export interface JobPublic {
+  id: string;
+  kind: string;
+  state: JobState;
+  total: number | null;
+  done: number;
+  duplicates: number;
+  failed: number;
+  errors: IngestFailure[];
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface StatsPublic {
+  images: number;
+  objects: number;
+  labels: Record<string, number>;
+  index_size_bytes: number;
+  model_id: string | null;
+  dim: number | null;
+  backend: string;
+}

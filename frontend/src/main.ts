@@ -1,0 +1,7 @@
+import { createApp } from "vue";
+
+import App from "./App.vue";
+import "./styles/index.css";
+
+createApp(App).mount("#app");
+// x
