@@ -37,8 +37,6 @@ ARTIFACTS = Path(__file__).parent / "artifacts"
 INDEXED_IMAGES = 30
 
 
-
-
 @dataclass(frozen=True)
 class LiveServer:
     url: str
