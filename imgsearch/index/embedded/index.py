@@ -1,0 +1,172 @@
+"""`EmbeddedIndex`: the `VectorIndex` interface over the SQLite store and the HNSW graph."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from imgsearch.errors import InvalidRequest, ModelMismatch
+from imgsearch.index.base import VectorIndex
+from imgsearch.index.cursor import decode_cursor, encode_cursor
+from imgsearch.index.embedded.graph import Graph, GraphSettings
+from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE
+from imgsearch.index.embedded.locks import own_directory
+from imgsearch.index.embedded.search import search_page
+from imgsearch.index.embedded.store import DB_FILE, Store
+from imgsearch.index.types import (
+    BrowsePage,
+    ImageDocument,
+    IndexEntry,
+    IndexStats,
+    SearchPage,
+    VectorQuery,
+    WriteOutcome,
+)
+
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+class EmbeddedIndex(VectorIndex):
+    """No server: images and vectors in SQLite, an HNSW graph (usearch) over all object vectors in memory.
+
+    The graph is searched with a beam (HNSW ef) of `ef_search_default` and returns four objects per image wanted
+    (offset + k + 1), doubling while filters leave too few images. `num_candidates` in a query asks for at least
+    that many objects, which also widens the beam to it, as Elasticsearch's per-shard candidates do. The graph
+    file is saved at most every `save_interval_s` seconds (never taking over a tenth of the time) and on `close`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        ef_search_default: int = 128,
+        connectivity: int = 16,
+        expansion_add: int = 128,
+        dtype: str = "f16",
+        save_interval_s: float = 10.0,
+    ) -> None:
+        self.data_dir = data_dir
+        self.ef_search_default = ef_search_default
+        self.connectivity = connectivity
+        self.expansion_add = expansion_add
+        self.dtype = dtype
+        self.save_interval_s = save_interval_s
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = own_directory(data_dir)
+        self._store = Store(data_dir)
+        settings = GraphSettings(ef_search_default, connectivity, expansion_add, dtype, save_interval_s)
+        self._graph = Graph(data_dir, settings, self._store)
+        meta = self._store.meta()
+        self._meta = (meta.model_id, meta.dim) if meta else None
+        if meta:
+            self._graph.recover(meta.dim, meta.generation)
+            self._graph.save()
+
+    def ensure(self, model_id: str, dim: int) -> None:
+        with self._graph.lock.writing():
+            if self._meta is None:
+                self._store.insert_meta(model_id, dim)
+                self._meta = (model_id, dim)
+                self._graph.create(dim)
+        self.check_model(model_id)
+        if self._meta[1] != dim:
+            raise ModelMismatch(
+                f"the index holds {self._meta[1]}-dimensional vectors of model {model_id}, not {dim}-dimensional "
+                "ones: re-index with the current models or configure the ones the index was built with"
+            )
+        self._graph.save()
+
+    def model_id(self) -> str | None:
+        return self._meta[0] if self._meta else None
+
+    def _validated_vectors(self, entry: IndexEntry) -> np.ndarray:
+        assert self._meta is not None
+        document = entry.document
+        self.check_model(document.model_id)
+        vectors = np.asarray(entry.vectors, dtype=np.float32)
+        expected = (len(document.objects), self._meta[1])
+        if vectors.shape != expected:
+            raise ValueError(f"image {document.image_id}: vectors of shape {vectors.shape}, expected {expected}")
+        norms = np.linalg.norm(vectors, axis=1)
+        if not np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE):
+            raise ValueError(f"image {document.image_id}: vectors must be L2-normalised (norms {norms.round(3)})")
+        return vectors
+
+    def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
+        if self._meta is None:
+            raise RuntimeError("call ensure(model_id, dim) before adding images")
+        vectors_by_entry = [self._validated_vectors(entry) for entry in entries]
+        with self._graph.lock.writing():
+            generation = self._graph.generation + 1
+            added = self._store.add_images(entries, vectors_by_entry, generation)
+            if WriteOutcome.CREATED in added.outcomes.values():
+                self._graph.add(generation, added.keys, added.vectors)
+        self._graph.save_if_due()
+        return added.outcomes
+
+    def get(self, image_id: str) -> ImageDocument | None:
+        return self._store.get(image_id)
+
+    def vectors(self, image_id: str) -> np.ndarray | None:
+        if self._meta is None:
+            return None
+        vectors = self._store.vectors(image_id)
+        if vectors is None:
+            return None
+        return np.stack(vectors) if vectors else np.empty((0, self._meta[1]), dtype=np.float32)
+
+    def delete(self, image_id: str) -> bool:
+        with self._graph.lock.writing():
+            generation = self._graph.generation + 1
+            keys = self._store.delete_image(image_id, generation)
+            if keys is None:
+                return False
+            self._graph.remove(generation, keys)
+        self._graph.save_if_due()
+        return True
+
+    def browse(self, cursor: str | None, limit: int) -> BrowsePage:
+        if limit <= 0:
+            return BrowsePage([], None)
+        after = (2**63 - 1, "")
+        if cursor:
+            position = decode_cursor(cursor)
+            if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], int)):
+                raise InvalidRequest("the cursor is not one this server handed out")
+            after = (position[0], str(position[1]))
+        documents, last = self._store.newest(after, limit)
+        return BrowsePage(documents, encode_cursor(list(last)) if last is not None else None)
+
+    def search(self, query: VectorQuery) -> SearchPage:
+        self.check_model(query.model_id)
+        query_vector = np.asarray(query.vector, dtype=np.float32)
+        if self._meta is not None and query_vector.shape != (self._meta[1],):
+            raise ValueError(f"the query vector has shape {query_vector.shape}, the index holds dim {self._meta[1]}")
+        with self._graph.lock.reading():  # no write commits in between: the page's images are all still there
+            ann = self._graph.ann
+            if ann is None or len(ann) == 0:
+                return SearchPage([], None)
+            return search_page(ann, self._store, query, query_vector)
+
+    def stats(self) -> IndexStats:
+        images = self._store.image_count()
+        labels = self._store.object_label_counts()
+        files = [DB_FILE, DB_FILE + "-wal", ANN_FILE, ANN_STATE_FILE]
+        size_bytes = sum((self.data_dir / name).stat().st_size for name in files if (self.data_dir / name).exists())
+        return IndexStats(
+            images=images,
+            objects=sum(labels.values()),
+            labels=labels,
+            size_bytes=size_bytes,
+            model_id=self.model_id(),
+            dim=self._meta[1] if self._meta else None,
+        )
+
+    def close(self) -> None:
+        """Save the graph so the next open needs no replay, then release SQLite and the directory."""
+        if self._lock_file.closed:
+            return
+        self._graph.save()
+        self._store.close()
+        self._lock_file.close()

@@ -1,0 +1,218 @@
+"""SQLite, the source of truth: every read and write of images, objects and the generation they were written in."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from imgsearch.index.embedded.schema import (
+    IMAGE_COLUMNS,
+    OBJECT_COLUMNS,
+    SCHEMA,
+    image_document,
+    image_values,
+    object_values,
+    row_vector,
+    stored_object,
+)
+from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, WriteOutcome
+from pipeline.records import ObjectKind
+
+DB_FILE = "index.sqlite3"
+REBUILD_CHUNK_ROWS = 50_000
+
+
+class Meta(NamedTuple):
+    model_id: str
+    dim: int
+    generation: int
+
+
+class AddedImages(NamedTuple):
+    """What one `add_images` wrote: each image's outcome, and the new objects' keys and vectors for the graph."""
+
+    outcomes: dict[str, WriteOutcome]
+    keys: list[int]
+    vectors: list[np.ndarray]
+
+
+class Store:
+    """One SQLite connection, shared by all threads; each write is one transaction."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._lock = threading.RLock()
+        # WAL with synchronous=NORMAL: a killed process loses nothing; a power cut may drop the last commits but
+        # never corrupts, and a graph file left ahead of SQLite by it is rebuilt on open (generation check).
+        self._db = sqlite3.connect(data_dir / DB_FILE, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def _rows(self, sql: str, parameters: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- writes -------------------------------------------------------------------------------------------------
+
+    def insert_meta(self, model_id: str, dim: int) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta (singleton, model_id, dim, generation) VALUES (1, ?, ?, 0)",
+                       (model_id, dim))  # fmt: skip
+
+    def add_images(
+        self, entries: Sequence[IndexEntry], vectors_by_entry: Sequence[np.ndarray], generation: int
+    ) -> AddedImages:
+        """Insert the images not yet present, stamped with `generation`, which becomes current if any was new."""
+        added = AddedImages({}, [], [])
+        with self._transaction() as db:
+            for entry, vectors in zip(entries, vectors_by_entry, strict=True):
+                document = entry.document
+                if document.image_id in added.outcomes:  # repeated within this call: the first one reports
+                    continue
+                if db.execute("SELECT 1 FROM images WHERE id = ?", (document.image_id,)).fetchone():
+                    added.outcomes[document.image_id] = WriteOutcome.DUPLICATE
+                    continue
+                db.execute("INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", image_values(document))
+                for obj, vector in zip(document.objects, vectors, strict=True):
+                    inserted = db.execute(
+                        f"INSERT INTO objects ({OBJECT_COLUMNS}, generation, vector) "
+                        "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        object_values(document.image_id, obj, generation, vector),
+                    )
+                    added.keys.append(int(inserted.lastrowid or 0))
+                    added.vectors.append(vector)
+                added.outcomes[document.image_id] = WriteOutcome.CREATED
+            if WriteOutcome.CREATED in added.outcomes.values():
+                db.execute("UPDATE meta SET generation = ?", (generation,))
+        return added
+
+    def delete_image(self, image_id: str, generation: int) -> list[int] | None:
+        """Remove an image and its objects in `generation`; their keys, or None if the image was not there."""
+        with self._transaction() as db:
+            if not db.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone():
+                return None
+            keys = [row["key"] for row in db.execute("SELECT key FROM objects WHERE image_id = ?", (image_id,))]
+            db.execute("DELETE FROM objects WHERE image_id = ?", (image_id,))
+            db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            db.executemany("INSERT INTO removed_keys VALUES (?, ?)", [(key, generation) for key in keys])
+            db.execute("UPDATE meta SET generation = ?", (generation,))
+        return keys
+
+    def forget_removed_keys(self, through_generation: int) -> None:
+        """The graph file saved at `through_generation` no longer holds these keys: nothing to replay."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM removed_keys WHERE generation <= ?", (through_generation,))
+
+    # --- reads for the graph ------------------------------------------------------------------------------------
+
+    def meta(self) -> Meta | None:
+        rows = self._rows("SELECT model_id, dim, generation FROM meta")
+        return Meta(rows[0]["model_id"], rows[0]["dim"], rows[0]["generation"]) if rows else None
+
+    def object_count(self) -> int:
+        return self._rows("SELECT COUNT(*) AS n FROM objects")[0]["n"]
+
+    def removed_keys_since(self, generation: int) -> list[int]:
+        return [row["key"] for row in self._rows("SELECT key FROM removed_keys WHERE generation > ?", (generation,))]
+
+    def vector_chunks(self, min_generation: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(keys, vectors) of objects added after `min_generation`, a bounded number of rows at a time."""
+        with self._lock:
+            cursor = self._db.execute("SELECT key, vector FROM objects WHERE generation > ?", (min_generation,))
+            while rows := cursor.fetchmany(REBUILD_CHUNK_ROWS):
+                keys = np.array([row["key"] for row in rows], dtype=np.uint64)
+                yield keys, np.stack([row_vector(row) for row in rows])
+
+    # --- reads for the interface --------------------------------------------------------------------------------
+
+    def get(self, image_id: str) -> ImageDocument | None:
+        with self._lock:  # image and objects from one snapshot: writes hold this lock for their transaction
+            documents = self._documents(self._rows(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)))
+        return documents[0] if documents else None
+
+    def _documents(self, image_rows: list[sqlite3.Row]) -> list[ImageDocument]:
+        ids = [row["id"] for row in image_rows]
+        objects_by_image: dict[str, list[StoredObject]] = {image_id: [] for image_id in ids}
+        object_rows = self._rows(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE image_id IN (SELECT value FROM json_each(?)) "
+            "ORDER BY image_id, idx",
+            (json.dumps(ids),),
+        )
+        for row in object_rows:
+            objects_by_image[row["image_id"]].append(stored_object(row))
+        return [image_document(row, objects_by_image[row["id"]]) for row in image_rows]
+
+    def vectors(self, image_id: str) -> list[np.ndarray] | None:
+        """The image's object vectors in object order, or None if the image is not there."""
+        with self._lock:
+            if not self._rows("SELECT 1 FROM images WHERE id = ?", (image_id,)):
+                return None
+            rows = self._rows("SELECT vector FROM objects WHERE image_id = ? ORDER BY idx", (image_id,))
+        return [row_vector(row) for row in rows]
+
+    def newest(self, after: tuple[int, str], limit: int) -> tuple[list[ImageDocument], tuple[int, str] | None]:
+        """Up to `limit` images older than `after` (created_at_us, id), newest first, and where the next page starts."""
+        with self._lock:
+            rows = self._rows(
+                f"SELECT {IMAGE_COLUMNS}, created_at_us FROM images WHERE (created_at_us, id) < (?, ?) "
+                "ORDER BY created_at_us DESC, id DESC LIMIT ?",
+                (*after, limit + 1),
+            )
+            documents = self._documents(rows[:limit])
+        last = rows[limit - 1] if len(rows) > limit else None
+        return documents, (last["created_at_us"], last["id"]) if last is not None else None
+
+    def image_count(self) -> int:
+        return self._rows("SELECT COUNT(*) AS n FROM images")[0]["n"]
+
+    def object_label_counts(self) -> dict[str, int]:
+        """Detected objects (not whole-image ones) per label."""
+        label_rows = self._rows("SELECT label, COUNT(*) AS n FROM objects WHERE kind = ? GROUP BY label",
+                                (ObjectKind.OBJECT.value,))  # fmt: skip
+        return {row["label"]: row["n"] for row in label_rows}
+
+    # --- reads for search ---------------------------------------------------------------------------------------
+
+    def object_rows(self, keys: list[int]) -> dict[int, sqlite3.Row]:
+        rows = self._rows(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(keys),)
+        )
+        return {row["key"]: row for row in rows}
+
+    def keys_with_labels(self, kinds: Sequence[ObjectKind], labels: Sequence[str], limit: int) -> list[int]:
+        rows = self._rows(
+            "SELECT key FROM objects WHERE kind IN (SELECT value FROM json_each(?)) "
+            "AND label IN (SELECT value FROM json_each(?)) LIMIT ?",
+            (json.dumps([kind.value for kind in kinds]), json.dumps(list(labels)), limit),
+        )
+        return [row["key"] for row in rows]
+
+    def image_sizes(self, image_ids: list[str]) -> dict[str, tuple[int, int]]:
+        rows = self._rows(
+            "SELECT id, width, height FROM images WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(image_ids),),
+        )
+        return {row["id"]: (row["width"], row["height"]) for row in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
