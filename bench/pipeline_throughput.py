@@ -14,16 +14,16 @@ so the work per image matches a photo with that many objects.
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from rich.console import Console
 from rich.table import Table
+from scenes import generated_jpegs
 from torch.utils.flop_counter import FlopCounterMode
 
 import pipeline.models.offline  # noqa: F401
@@ -31,34 +31,6 @@ from pipeline.config import DetectorConfig, EmbedderConfig, PipelineConfig
 from pipeline.crop import crop_boxes
 from pipeline.runner import Pipeline
 from pipeline.stream import batched
-
-
-def generated_jpegs(count: int, seed: int) -> list[bytes]:
-    """640x480 scenes: gradient or noise backgrounds with five to eight filled shapes."""
-    rng = np.random.default_rng(seed)
-    payloads = []
-    for _ in range(count):
-        base = (
-            rng.integers(0, 255, (480, 640, 3), dtype=np.uint8) // 3
-            + np.linspace(0, 150, 640, dtype=np.uint8)[None, :, None]
-        )
-        image = Image.fromarray(base.astype(np.uint8))
-        draw = ImageDraw.Draw(image)
-        for _ in range(int(rng.integers(5, 9))):
-            x, y = (int(v) for v in rng.integers(0, [560, 400]))
-            w, h = (int(v) for v in rng.integers(30, 120, 2))
-            colour = tuple(int(c) for c in rng.integers(0, 255, 3))
-            shape = rng.integers(0, 3)
-            if shape == 0:
-                draw.rectangle((x, y, x + w, y + h), fill=colour)
-            elif shape == 1:
-                draw.ellipse((x, y, x + w, y + h), fill=colour)
-            else:
-                draw.polygon([(x, y + h), (x + w // 2, y), (x + w, y + h)], fill=colour)
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        payloads.append(buffer.getvalue())
-    return payloads
 
 
 def bare_compute_seconds(pipe: Pipeline, payloads: list[bytes], batch_size: int) -> float:

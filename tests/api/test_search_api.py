@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import assert_error, upload
-from tests.fixtures import jpeg_bytes, scene
+from tests.fixtures import drop_es_alias, jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +123,19 @@ def test_stats_metrics_and_probes(gallery: tuple[TestClient, list[str], list[byt
     assert ready["status"] == "ok" and ready["checks"]["models"] == "ok"
     openapi = client.get("/openapi.json").json()
     assert {"/api/v1/images", "/api/v1/search", "/api/v1/jobs/sync", "/api/v1/stats"} <= set(openapi["paths"])
+
+
+def test_an_index_from_another_model_answers_409(api_factory, es) -> None:
+    from imgsearch.index.elasticsearch import ElasticsearchIndex
+    from imgsearch.settings import REPO_ROOT
+
+    alias = f"test-api-mismatch-{uuid.uuid4().hex[:12]}"
+    ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings").ensure("some-older-model", 64)
+    try:
+        with api_factory(es_index_alias=alias) as client:
+            data = jpeg_bytes(scene(seed=600))
+            assert_error(search_file(client, data), 409, "model_mismatch")
+            assert_error(upload(client, data), 409, "model_mismatch")
+            assert client.get("/api/v1/images").status_code == 200, "reads still work"
+    finally:
+        drop_es_alias(es, alias)
