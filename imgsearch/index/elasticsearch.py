@@ -103,7 +103,14 @@ class ElasticsearchIndex(VectorIndex):
         )
         try:
             for ok, item in streaming_bulk(
-                self.client, actions, raise_on_error=False, max_retries=3, initial_backoff=1, refresh=self.refresh
+                self.client,
+                actions,
+                raise_on_error=False,
+                max_retries=3,
+                initial_backoff=1,
+                refresh=self.refresh,
+                # 2048-d vectors as JSON are ~200 kB a document: stay well under ES's indexing-pressure limit.
+                max_chunk_bytes=20 * 1024 * 1024,
             ):
                 result = item["create"]
                 if ok:
