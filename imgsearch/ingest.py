@@ -44,19 +44,29 @@ class Ingestor:
         self, sources: Iterable[tuple[str, Callable[[], bytes]]], tags: tuple[str, ...] = (), batch_size: int = 8
     ) -> Iterator[tuple[str, IngestResult | Exception]]:
         """A stream of (source name, reader): results in input order, one bulk write per batch."""
-        stream = self.pipeline.process_stream(
-            sources, batch_size=batch_size, keep=lambda decoded: self.index.get(decoded.image_id) is None
-        )
+        # Documents found while deciding to skip the models are reported from here, not fetched a second time.
+        already_indexed: dict[str, ImageDocument] = {}
+
+        def is_new(decoded: DecodedImage) -> bool:
+            existing = self.index.get(decoded.image_id)
+            if existing is not None:
+                already_indexed[decoded.image_id] = existing
+            return existing is None
+
+        stream = self.pipeline.process_stream(sources, batch_size=batch_size, keep=is_new)
         pending: list[tuple[str, Processed | Exception]] = []
         for name, item in stream:
             pending.append((name, item))
             if len(pending) >= batch_size:
-                yield from self._flush(pending, tags)
+                yield from self._flush(pending, tags, already_indexed)
                 pending = []
-        yield from self._flush(pending, tags)
+        yield from self._flush(pending, tags, already_indexed)
 
     def _flush(
-        self, pending: list[tuple[str, Processed | Exception]], tags: tuple[str, ...]
+        self,
+        pending: list[tuple[str, Processed | Exception]],
+        tags: tuple[str, ...],
+        already_indexed: dict[str, ImageDocument],
     ) -> Iterator[tuple[str, IngestResult | Exception]]:
         # The same bytes twice in one batch are stored once; the later copies are duplicates of the first.
         first_position: dict[str, int] = {}
@@ -75,15 +85,16 @@ class Ingestor:
             elif item.record is not None and first_position[item.record.image_id] == position:
                 yield name, stored[item.record.image_id]
             else:
-                yield name, self._existing(item.decoded)
+                yield name, self._existing(item.decoded, already_indexed)
 
     @staticmethod
     def _processed(item: Processed | Exception) -> tuple[bytes, DecodedImage, ImageRecord]:
         assert isinstance(item, Processed) and item.record is not None
         return item.data, item.decoded, item.record
 
-    def _existing(self, decoded: DecodedImage) -> IngestResult | Exception:
-        existing = self.index.get(decoded.image_id)
+    def _existing(self, decoded: DecodedImage, already_indexed: dict[str, ImageDocument]) -> IngestResult | Exception:
+        # A second copy within this stream was skipped after the first was stored: that one is not in the dict yet.
+        existing = already_indexed.pop(decoded.image_id, None) or self.index.get(decoded.image_id)
         if existing is None:
             return RuntimeError(f"image {decoded.image_id} was deleted while being ingested")
         return IngestResult(existing, duplicate=True)

@@ -20,11 +20,13 @@ def healthz() -> dict[str, str]:
 def _dependency_checks(settings: Settings) -> dict[str, str]:
     checks: dict[str, str] = {}
     if settings.uses_elasticsearch:
-        try:
-            health = elasticsearch_client(settings).options(request_timeout=2, max_retries=0).cluster.health()
-            checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
-        except Exception as error:  # noqa: BLE001 (any failure means not ready; say which)
-            checks["elasticsearch"] = type(error).__name__
+        # A short-lived client, closed again: probes run every few seconds and must not leak connection pools.
+        with elasticsearch_client(settings) as client:
+            try:
+                health = client.options(request_timeout=2, max_retries=0).cluster.health()
+                checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
+            except Exception as error:  # noqa: BLE001 (any failure means not ready; say which)
+                checks["elasticsearch"] = type(error).__name__
     if settings.uses_s3:
         try:
             minio_client(settings).list_buckets()
