@@ -10,9 +10,13 @@ from pipeline.decode import DecodeLimits
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """An ultralytics YOLO detector: weights by name (from the model cache), path, or a model yaml."""
+    """An ultralytics YOLO detector: weights by name (from the model cache), path, or a model yaml.
+
+    With a model yaml, `checkpoint` may name a safetensors state dict for it (how the starter detector ships).
+    """
 
     weights: str = "yolo11n.pt"
+    checkpoint: Path | None = None
     image_size: int = 640
     confidence: float = 0.25
     iou: float = 0.5

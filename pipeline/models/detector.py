@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
         source = self.resolve_weights()
         torch.manual_seed(self.seed)
         self._yolo = YOLO(str(source), task="detect")
+        if self.config.checkpoint is not None:
+            self._load_checkpoint(self.config.checkpoint)
         self._yolo.model.to(self.device).eval()
         self._weights_sha256 = state_dict_sha256(self._yolo.model)
         names: dict[int, str] = self._yolo.names
@@ -68,6 +71,21 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             if unknown:
                 raise ValueError(f"detector labels not known to {self.config.weights}: {sorted(unknown)}")
             self._class_ids = [class_id for class_id, name in names.items() if name in self.config.labels]
+
+    def _load_checkpoint(self, checkpoint: Path) -> None:
+        """A safetensors state dict for the yaml-built model; class names come from the file's metadata."""
+        from safetensors import safe_open
+        from safetensors.torch import load_file
+
+        if not str(self.config.weights).endswith((".yaml", ".yml")):
+            raise ValueError("a detector checkpoint needs a model yaml as the detector weights")
+        if not checkpoint.is_file():
+            raise FileNotFoundError(f"detector checkpoint {checkpoint} does not exist")
+        self._yolo.model.load_state_dict(load_file(str(checkpoint)), strict=True)
+        with safe_open(str(checkpoint), "pt") as handle:
+            names = json.loads((handle.metadata() or {}).get("names", "{}"))
+        if names:
+            self._yolo.model.names = {int(class_id): name for class_id, name in names.items()}
 
     def _predict(self, images: list[Image.Image]) -> list[Detections]:
         if not images:

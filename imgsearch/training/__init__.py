@@ -1,0 +1,1 @@
+"""Training the offline starter models on SceneBench's train split."""
