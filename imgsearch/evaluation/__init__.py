@@ -1,0 +1,1 @@
+"""`imgsearch eval`: search quality and latency on a labelled set, object-level against whole-image search."""
