@@ -7,6 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
+from imgsearch.commands import demo, evaluate, train
 from imgsearch.errors import ImgsearchError
 from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     repair = commands.add_parser("reconcile", help="remove blobs without documents and documents without blobs")
     repair.add_argument("--grace-minutes", type=float, default=10.0, help="spare blobs younger than this")
     repair.set_defaults(handler=_reconcile)
+    train.add_parser(commands)
+    evaluate.add_parser(commands)
+    demo.add_parser(commands)
     return parser
 
 

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from imgsearch.settings import Settings
+from imgsearch.starter_models import with_starter_models
 from pipeline.config import DetectorConfig, EmbedderConfig, PipelineConfig
 from pipeline.decode import DecodeLimits
 from pipeline.runner import Pipeline
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
+    config = _configured(settings)
+    return with_starter_models(config) if settings.models == "starter" else config
+
+
+def _configured(settings: Settings) -> PipelineConfig:
     return PipelineConfig(
         detector=DetectorConfig(
             weights=settings.detector_weights,
+            checkpoint=settings.detector_checkpoint,
             image_size=settings.detector_image_size,
             confidence=settings.detector_confidence,
             iou=settings.detector_iou,

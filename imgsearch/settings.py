@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,8 +52,13 @@ class Settings(BaseSettings):
     min_image_side: int = Field(default=32, ge=1)
     model_max_side: int = Field(default=1280, ge=64)
 
+    # "starter": the small SceneBench-trained models committed in imgsearch/starter (offline, for the demo and
+    # tests; they know emoji, not photos). "pretrained": the detector_* and embedder_* settings below.
+    models: Literal["pretrained", "starter"] = "pretrained"
+
     # Detector (ultralytics YOLO): a weights name looked up in the model cache, a path, or a model yaml.
     detector_weights: str = "yolo11n.pt"
+    detector_checkpoint: Path | None = Field(default=None, description="safetensors for a yaml detector")
     detector_image_size: int = Field(default=640, ge=32)
     detector_confidence: float = Field(default=0.25, ge=0, le=1)
     detector_iou: float = Field(default=0.5, gt=0, le=1)
@@ -92,7 +97,13 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "api_key", "es_password", "embedder_image_size", "embedder_checkpoint", "torch_threads", mode="before"
+        "api_key",
+        "es_password",
+        "embedder_image_size",
+        "embedder_checkpoint",
+        "detector_checkpoint",
+        "torch_threads",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -1,0 +1,84 @@
+"""`imgsearch demo`: a generated gallery, ingested with the starter models into the embedded index, then served."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from imgsearch.settings import REPO_ROOT, Settings
+
+DEMO_DIR = REPO_ROOT / "var" / "demo"
+
+
+def demo_settings(base: Settings, folder: Path) -> Settings:
+    """The embedded back end under `folder` and the starter models, whatever servers the environment names."""
+    return base.model_copy(update={"models": "starter", "es_url": None, "s3_endpoint": None, "data_dir": folder})
+
+
+def prepare_gallery(settings: Settings, seed: int, n_scenes: int, n_queries: int, console: Console) -> Path:
+    """Generate and ingest the gallery (already indexed scenes skip the models); write sample queries to disk."""
+    from rich.progress import Progress
+
+    from imgsearch.backends import build_blob_store, build_index
+    from imgsearch.ingest import Ingestor
+    from imgsearch.pipeline_factory import build_pipeline
+    from imgsearch.scenebench import generate
+
+    bench = generate(seed, n_scenes, split="test", n_object_queries=n_queries)
+    queries = settings.data_dir / "queries"
+    queries.mkdir(parents=True, exist_ok=True)
+    for query in bench.queries:
+        (queries / f"{query.query_id}.jpg").write_bytes(query.jpeg_bytes)
+    pipeline = build_pipeline(settings)
+    pipeline.load()
+    index = build_index(settings)
+    try:
+        index.ensure(pipeline.model_id, pipeline.dim)
+        blobs = build_blob_store(settings)
+        blobs.ensure()
+        sources = [(f"scenebench/{s.scene_id}.jpg", (lambda data=s.jpeg_bytes: data)) for s in bench.test_scenes]
+        added = 0
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("ingesting the demo gallery", total=len(sources))
+            for name, result in Ingestor(pipeline, index, blobs).ingest_many(sources, tags=("demo",)):
+                if isinstance(result, Exception):
+                    raise RuntimeError(f"could not ingest {name}: {result}") from result
+                added += not result.duplicate
+                progress.advance(task)
+        console.print(f"demo gallery: {len(sources)} images ({added} new) in {settings.data_dir}")
+    finally:
+        index.close()
+    return queries
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    settings = demo_settings(Settings(), Path(args.data_dir))
+    queries = prepare_gallery(settings, args.seed, args.scenes, args.queries, console)
+    console.print(f"query images to try (upload one, then click an object): {queries}")
+    if args.no_serve:
+        return 0
+    import uvicorn
+
+    from api.logging_setup import configure_logging
+    from api.main import create_app
+
+    configure_logging(settings.log_level)
+    host, port = args.host or settings.host, args.port or settings.port
+    console.print(f"open http://{host}:{port}/")
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    return 0
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("demo", help="generate a gallery, index it with the starter models, serve the UI")
+    parser.add_argument("--scenes", type=int, default=120, help="gallery size")
+    parser.add_argument("--queries", type=int, default=12, help="sample query images written to disk")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data-dir", default=str(DEMO_DIR), help="the demo's embedded index and blobs")
+    parser.add_argument("--host", default=None)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--no-serve", action="store_true", help="prepare the gallery and exit")
+    parser.set_defaults(handler=run_demo)

@@ -1,0 +1,42 @@
+"""The committed starter models (imgsearch/starter): pipeline configuration read from their manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from imgsearch.training.manifest import MANIFEST, STARTER_DIR, read_manifest
+from pipeline.config import EmbedderConfig, PipelineConfig
+
+
+def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
+    entry = manifest.get(key)
+    if not entry or not (STARTER_DIR / entry["file"]).is_file():
+        raise FileNotFoundError(f"starter {key} weights are missing from {STARTER_DIR}: run `imgsearch train {key}`")
+    return entry
+
+
+def with_starter_models(config: PipelineConfig) -> PipelineConfig:
+    """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept)."""
+    manifest = read_manifest(MANIFEST)
+    detector, embedder = _entry(manifest, "detector"), _entry(manifest, "embedder")
+    return dataclasses.replace(
+        config,
+        detector=dataclasses.replace(
+            config.detector,
+            weights=str(STARTER_DIR / detector["architecture"]),
+            checkpoint=STARTER_DIR / detector["file"],
+            image_size=int(detector["training"]["image_size"]),
+            labels=(),
+        ),
+        embedder=EmbedderConfig(
+            model_name=embedder["architecture"],
+            image_size=int(embedder["image_size"]),
+            checkpoint=STARTER_DIR / embedder["file"],
+            pretrained=False,
+            batch_size=config.embedder.batch_size,
+        ),
+    )
+
+
+__all__ = ["with_starter_models"]
