@@ -12,9 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Shared libraries that opencv (pulled in by ultralytics) loads and slim images lack.
+# Shared libraries that opencv (pulled in by ultralytics) loads and slim images lack; the emoji font SceneBench
+# (`imgsearch demo`, `imgsearch eval`) renders its objects with.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 fonts-noto-color-emoji \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
