@@ -18,11 +18,12 @@ from imgsearch.training.weights import save_fp16
 @dataclass(frozen=True)
 class EmbedderTraining:
     seed: int = 0
-    n_scenes: int = 3000
+    n_scenes: int = 4000
+    crops_per_instance: int = 2
     n_val_scenes: int = 200
-    epochs: int = 16
+    epochs: int = 12
     model_name: str = "resnet10t"
-    image_size: int = 96
+    image_size: int = 64
     batch: int = 128
     learning_rate: float = 2e-3
     temperature: float = 0.05
@@ -62,7 +63,7 @@ def train_embedder(plan: EmbedderTraining, work_dir: Path, out_file: Path) -> di
     model = timm.create_model(plan.model_name, pretrained=False, num_classes=0)
     data_config = timm.data.resolve_data_config({"input_size": (3, plan.image_size, plan.image_size)}, model=model)
     transform = timm.data.create_transform(**data_config, is_training=False)
-    train_x, train_y, identities = scene_crops(plan.seed, plan.n_scenes, transform)
+    train_x, train_y, identities = scene_crops(plan.seed, plan.n_scenes, transform, plan.crops_per_instance)
     val_x, val_y, _ = scene_crops(plan.seed + 1, plan.n_val_scenes, transform, crops_per_instance=1)
     loss_fn = NormalizedSoftmaxLoss(len(identities), model.num_features, temperature=plan.temperature)
     optimizer = torch.optim.AdamW(
