@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 from pipeline.errors import ImageRejected, RejectCode
 from pipeline.records import ObjectKind
 from pipeline.runner import Pipeline, Processed
-from tests.fixtures import TEST_CONFIG, jpeg_bytes, scene
+from tests.fixtures import RANDOM_CONFIG, TEST_CONFIG, jpeg_bytes, scene
 
 
 def test_every_vector_is_a_float32_unit_vector(pipeline: Pipeline) -> None:
@@ -87,8 +87,10 @@ def test_exif_rotated_photos_get_boxes_in_upright_coordinates(red_pipeline: Pipe
 def test_model_id_is_stable_and_follows_the_weights(pipeline: Pipeline) -> None:
     again = Pipeline.from_config(TEST_CONFIG)
     assert again.model_id == pipeline.model_id
-    reseeded = Pipeline.from_config(replace(TEST_CONFIG, seed=1))
-    assert reseeded.model_id != pipeline.model_id
+    random_weights = Pipeline.from_config(RANDOM_CONFIG)
+    assert Pipeline.from_config(RANDOM_CONFIG).model_id == random_weights.model_id
+    assert Pipeline.from_config(replace(RANDOM_CONFIG, seed=1)).model_id != random_weights.model_id
+    assert random_weights.model_id != pipeline.model_id
 
 
 def test_stream_keeps_order_and_reports_bad_items_in_place(pipeline: Pipeline) -> None:

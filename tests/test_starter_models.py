@@ -1,0 +1,88 @@
+"""The committed starter models: intact files matching the manifest, and search quality on unseen identities."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imgsearch.cli import main
+from imgsearch.evaluation.metrics import box_iou
+from imgsearch.scenebench import generate
+from imgsearch.settings import Settings
+from imgsearch.starter_models import with_starter_models
+from imgsearch.training.manifest import MANIFEST, STARTER_DIR, read_manifest
+from imgsearch.training.weights import file_sha256
+from pipeline.config import PipelineConfig
+from pipeline.runner import Pipeline
+
+MAX_COMMITTED_BYTES = 25 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def starter_pipeline() -> Pipeline:
+    pipeline = Pipeline.from_config(with_starter_models(PipelineConfig(torch_threads=2)))
+    pipeline.load()
+    return pipeline
+
+
+def test_manifest_entries_match_the_committed_files() -> None:
+    manifest = read_manifest(MANIFEST)
+    total = 0
+    for key in ("detector", "embedder"):
+        entry = manifest[key]
+        path = STARTER_DIR / entry["file"]
+        assert file_sha256(path) == entry["sha256"], f"{path} differs from its manifest entry"
+        assert path.stat().st_size == entry["bytes"]
+        assert entry["command"].startswith(f"imgsearch train {key}")
+        assert isinstance(entry["training"]["seed"], int)
+        total += entry["bytes"]
+    assert total <= MAX_COMMITTED_BYTES
+
+
+def test_starter_detector_finds_objects_of_identities_it_never_saw(starter_pipeline: Pipeline) -> None:
+    scenes = generate(seed=4242, n_scenes=12, split="test").test_scenes
+    analyzed = starter_pipeline.detect([starter_pipeline.decode(scene.jpeg_bytes) for scene in scenes])
+    truths = [instance.box for scene in scenes for instance in scene.instances]
+    found = sum(
+        any(box_iou(box.tolist(), instance.box) >= 0.5 for box in image.boxes_xyxy)
+        for scene, image in zip(scenes, analyzed, strict=True)
+        for instance in scene.instances
+    )
+    assert found / len(truths) >= 0.8, f"{found} of {len(truths)} test-split objects detected"
+
+
+def test_eval_on_the_embedded_index_ranks_object_search_above_whole_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IMGSEARCH_TORCH_THREADS", "2")
+    report_path = tmp_path / "eval.json"
+    argv = ["eval", "--scenes", "40", "--object-queries", "12", "--scene-queries", "4", "--json", str(report_path)]
+    assert main(argv) == 0
+    report = json.loads(report_path.read_text())
+    by_object, by_whole = report["results"]["object/object"], report["results"]["object/whole-image"]
+    assert by_object["queries"] == by_whole["queries"] == 12
+    assert report["results"]["scene/object"]["queries"] == 4
+    assert by_object["map_at_100"] > by_whole["map_at_100"]
+    assert by_object["map_at_100"] >= 0.5
+    assert by_object["box_iou_share"] >= 0.7
+    assert report["setup"]["backend"] == "embedded" and report["setup"]["models"] == "starter"
+    assert "mAP@100" in capsys.readouterr().out
+
+
+@pytest.mark.integration
+def test_eval_on_elasticsearch_and_minio_leaves_nothing_behind(
+    server_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, es, minio
+) -> None:
+    monkeypatch.setenv("IMGSEARCH_ES_URL", str(server_settings.es_url))
+    monkeypatch.setenv("IMGSEARCH_S3_ENDPOINT", str(server_settings.s3_endpoint))
+    report_path = tmp_path / "eval.json"
+    argv = ["eval", "--backend", "servers", "--scenes", "12", "--object-queries", "4", "--scene-queries", "0"]
+    assert main([*argv, "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["setup"]["backend"] == "elasticsearch+minio"
+    assert report["ingest"]["images"] == 12
+    assert report["results"]["object/object"]["queries"] == 4
+    assert not [name for name in es.indices.get_alias(index="imgsearch-eval-*")]
+    assert not [b.name for b in minio.list_buckets() if b.name.startswith("imgsearch-eval-")]
