@@ -16,6 +16,12 @@ def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
     return entry
 
 
+def starter_confidence() -> float | None:
+    """The detector confidence the manifest recommends for search with the starter models, if any."""
+    value = read_manifest(MANIFEST).get("serving", {}).get("detector_confidence")
+    return None if value is None else float(value)
+
+
 def with_starter_models(config: PipelineConfig) -> PipelineConfig:
     """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept)."""
     manifest = read_manifest(MANIFEST)

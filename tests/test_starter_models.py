@@ -86,3 +86,15 @@ def test_eval_on_elasticsearch_and_minio_leaves_nothing_behind(
     assert report["results"]["object/object"]["queries"] == 4
     assert not [name for name in es.indices.get_alias(index="imgsearch-eval-*")]
     assert not [b.name for b in minio.list_buckets() if b.name.startswith("imgsearch-eval-")]
+
+
+def test_starter_preset_uses_the_manifest_confidence_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgsearch.pipeline_factory import pipeline_config
+
+    monkeypatch.delenv("IMGSEARCH_DETECTOR_CONFIDENCE", raising=False)
+    recommended = read_manifest(MANIFEST)["serving"]["detector_confidence"]
+    starter = pipeline_config(Settings(models="starter"))
+    assert starter.detector.confidence == recommended
+    assert starter.detector.checkpoint == STARTER_DIR / read_manifest(MANIFEST)["detector"]["file"]
+    assert pipeline_config(Settings(models="starter", detector_confidence=0.5)).detector.confidence == 0.5
+    assert pipeline_config(Settings()).detector.checkpoint is None
