@@ -18,15 +18,15 @@ from imgsearch.training.weights import save_fp16
 @dataclass(frozen=True)
 class EmbedderTraining:
     seed: int = 0
-    n_scenes: int = 6000
+    n_scenes: int = 4000
     crops_per_instance: int = 2
     n_val_scenes: int = 200
-    epochs: int = 10
+    epochs: int = 12
     model_name: str = "resnet10t"
     image_size: int = 64
     batch: int = 128
     learning_rate: float = 2e-3
-    temperature: float = 0.1
+    temperature: float = 0.05
 
 
 def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
