@@ -182,8 +182,7 @@ class ElasticsearchIndex(VectorIndex):
             "inner_hits": {
                 "name": "matches",
                 "size": query.matches_per_image,
-                "_source": False,
-                "docvalue_fields": es_documents.MATCH_FIELDS,
+                "_source": {"excludes": ["objects.vector"]},
             },
         }
         if query.min_similarity is not None:
@@ -191,12 +190,7 @@ class ElasticsearchIndex(VectorIndex):
             knn["similarity"] = query.min_similarity
         try:
             found = self.client.search(
-                index=self.alias,
-                knn=knn,
-                from_=query.offset,
-                size=query.k + 1,
-                source=False,
-                docvalue_fields=es_documents.HIT_FIELDS,
+                index=self.alias, knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"]
             )
         except BadRequestError as error:
             raise InvalidRequest(f"Elasticsearch refused the query: {_reason(error)}") from error

@@ -77,32 +77,21 @@ def cosine_from_score(score: float) -> float:
     return 2.0 * score - 1.0
 
 
-# Search hits read doc values, not `_source`: for every inner hit ES would otherwise parse the whole root
-# document's source to cut out the nested object (its docs call this out as the expensive part of inner hits).
-HIT_FIELDS = ["width", "height"]
-MATCH_FIELDS = [f"objects.{name}" for name in ("index", "kind", "label", "bbox.x1", "bbox.y1", "bbox.x2", "bbox.y2")]
-
-
-def _match(inner: dict[str, Any]) -> Match:
-    fields = inner["fields"]
-
-    def value(name: str) -> Any:
-        return fields[f"objects.{name}"][0]
-
-    return Match(
-        object_index=int(value("index")),
-        kind=ObjectKind(value("kind")),
-        label=value("label"),
-        box=Box(float(value("bbox.x1")), float(value("bbox.y1")), float(value("bbox.x2")), float(value("bbox.y2"))),
-        similarity=cosine_from_score(inner["_score"]),
-    )
-
-
 def hit_from_search(hit: dict[str, Any]) -> ImageHit:
+    matches = tuple(
+        Match(
+            object_index=inner["_source"]["index"],
+            kind=ObjectKind(inner["_source"]["kind"]),
+            label=inner["_source"]["label"],
+            box=_object(inner["_source"]).box,
+            similarity=cosine_from_score(inner["_score"]),
+        )
+        for inner in hit["inner_hits"]["matches"]["hits"]["hits"]
+    )
     return ImageHit(
         image_id=hit["_id"],
         similarity=cosine_from_score(hit["_score"]),
-        width=int(hit["fields"]["width"][0]),
-        height=int(hit["fields"]["height"][0]),
-        matches=tuple(_match(inner) for inner in hit["inner_hits"]["matches"]["hits"]["hits"]),
+        width=hit["_source"]["width"],
+        height=hit["_source"]["height"],
+        matches=matches,
     )
