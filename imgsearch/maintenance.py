@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from elasticsearch import Elasticsearch
+from minio import Minio
+
 from imgsearch.errors import NotFound
 from imgsearch.index.base import VectorIndex
 from imgsearch.storage.base import BlobKind, BlobStore
@@ -48,3 +51,20 @@ def reconcile(
         if page.next_cursor is None:
             return report
         cursor = page.next_cursor
+
+
+def drop_es_alias(es: Elasticsearch, alias: str) -> None:
+    """Delete every index behind `alias` (throw-away indices: eval runs, tests)."""
+    if es.indices.exists_alias(name=alias):
+        for name in es.indices.get_alias(name=alias):
+            es.indices.delete(index=name)
+
+
+def drop_buckets(minio: Minio, buckets: list[str]) -> None:
+    """Empty and remove the buckets that exist (throw-away buckets: eval runs, tests)."""
+    for bucket in buckets:
+        if not minio.bucket_exists(bucket):
+            continue
+        for leftover in minio.list_objects(bucket, recursive=True):
+            minio.remove_object(bucket, leftover.object_name or "")
+        minio.remove_bucket(bucket)

@@ -13,13 +13,14 @@ from minio import Minio
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
+from imgsearch.maintenance import drop_buckets, drop_es_alias
 from imgsearch.settings import REPO_ROOT, Settings
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.storage.filesystem import FilesystemBlobStore
 from imgsearch.storage.minio_store import MinioBlobStore
 from pipeline.models import offline  # noqa: F401  (sets offline flags before a test imports a model library)
 from pipeline.runner import Pipeline
-from tests.fixtures import TEST_CONFIG, drop_buckets, drop_es_alias
+from tests.fixtures import TEST_CONFIG
 
 # What `scripts/services up` starts; the environment (IMGSEARCH_ES_URL, ...) overrides it.
 DEV_SERVICES = {"es_url": "http://127.0.0.1:9200", "s3_endpoint": "127.0.0.1:9000"}

@@ -6,8 +6,6 @@ import io
 from typing import Any
 
 import numpy as np
-from elasticsearch import Elasticsearch
-from minio import Minio
 from PIL import Image, ImageDraw
 
 from imgsearch.starter_models import with_starter_models
@@ -48,18 +46,3 @@ def scene(width: int = 640, height: int = 480, seed: int = 0) -> Image.Image:
         colour = tuple(int(c) for c in rng.integers(0, 255, 3))
         draw.ellipse((int(x), int(y), int(x) + 70, int(y) + 60), fill=colour)
     return image
-
-
-def drop_es_alias(es: Elasticsearch, alias: str) -> None:
-    if es.indices.exists_alias(name=alias):
-        for name in es.indices.get_alias(name=alias):
-            es.indices.delete(index=name)
-
-
-def drop_buckets(minio: Minio, buckets: list[str]) -> None:
-    for bucket in buckets:
-        if not minio.bucket_exists(bucket):
-            continue
-        for leftover in minio.list_objects(bucket, recursive=True):
-            minio.remove_object(bucket, leftover.object_name or "")
-        minio.remove_bucket(bucket)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from imgsearch.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from imgsearch.ingest import Ingestor
 
 DEMO_DIR = REPO_ROOT / "var" / "demo"
 
@@ -17,46 +21,39 @@ def demo_settings(base: Settings, folder: Path) -> Settings:
     return base.model_copy(update={"models": "starter", "es_url": None, "s3_endpoint": None, "data_dir": folder})
 
 
-def prepare_gallery(settings: Settings, seed: int, n_scenes: int, n_queries: int, console: Console) -> Path:
+def prepare_gallery(
+    ingestor: Ingestor, folder: Path, seed: int, n_scenes: int, n_queries: int, console: Console
+) -> Path:
     """Generate and ingest the gallery (already indexed scenes skip the models); write sample queries to disk."""
     from rich.progress import Progress
 
-    from imgsearch.backends import build_blob_store, build_index
-    from imgsearch.ingest import Ingestor
-    from imgsearch.pipeline_factory import build_pipeline
     from imgsearch.scenebench import generate
 
     bench = generate(seed, n_scenes, split="test", n_object_queries=n_queries)
-    queries = settings.data_dir / "queries"
+    queries = folder / "queries"
     queries.mkdir(parents=True, exist_ok=True)
     for query in bench.queries:
         (queries / f"{query.query_id}.jpg").write_bytes(query.jpeg_bytes)
-    pipeline = build_pipeline(settings)
-    pipeline.load()
-    index = build_index(settings)
-    try:
-        index.ensure(pipeline.model_id, pipeline.dim)
-        blobs = build_blob_store(settings)
-        blobs.ensure()
-        sources = [(f"scenebench/{s.scene_id}.jpg", (lambda data=s.jpeg_bytes: data)) for s in bench.test_scenes]
-        added = 0
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("ingesting the demo gallery", total=len(sources))
-            for name, result in Ingestor(pipeline, index, blobs).ingest_many(sources, tags=("demo",)):
-                if isinstance(result, Exception):
-                    raise RuntimeError(f"could not ingest {name}: {result}") from result
-                added += not result.duplicate
-                progress.advance(task)
-        console.print(f"demo gallery: {len(sources)} images ({added} new) in {settings.data_dir}")
-    finally:
-        index.close()
+    sources = [(f"scenebench/{s.scene_id}.jpg", (lambda data=s.jpeg_bytes: data)) for s in bench.test_scenes]
+    added = 0
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("ingesting the demo gallery", total=len(sources))
+        for name, result in ingestor.ingest_many(sources, tags=("demo",)):
+            if isinstance(result, Exception):
+                raise RuntimeError(f"could not ingest {name}: {result}") from result
+            added += not result.duplicate
+            progress.advance(task)
+    console.print(f"demo gallery: {len(sources)} images ({added} new) in {folder}")
     return queries
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from imgsearch.backends import opened_ingestor
+
     console = Console(stderr=True)
     settings = demo_settings(Settings(), Path(args.data_dir))
-    queries = prepare_gallery(settings, args.seed, args.scenes, args.queries, console)
+    with opened_ingestor(settings) as ingestor:
+        queries = prepare_gallery(ingestor, settings.data_dir, args.seed, args.scenes, args.queries, console)
     console.print(f"query images to try (upload one, then click an object): {queries}")
     if args.no_serve:
         return 0
@@ -68,7 +65,8 @@ def run_demo(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     host, port = args.host or settings.host, args.port or settings.port
     console.print(f"open http://{host}:{port}/")
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    # The app reuses the loaded models instead of loading them a second time.
+    uvicorn.run(create_app(settings, ingestor.pipeline), host=host, port=port, log_config=None)
     return 0
 
 

@@ -14,9 +14,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from imgsearch.backends import build_blob_store, build_index
+from imgsearch.backends import opened_ingestor
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.errors import ImgsearchError
+from imgsearch.maintenance import drop_buckets, drop_es_alias
 from imgsearch.settings import Settings
 
 
@@ -47,53 +48,30 @@ def _eval_settings(base: Settings, backend: str, models: str) -> Iterator[Settin
 def _drop_server_state(settings: Settings) -> None:
     es = elasticsearch_client(settings)
     try:
-        if es.indices.exists_alias(name=settings.es_index_alias):
-            for index_name in es.indices.get_alias(name=settings.es_index_alias):
-                es.indices.delete(index=index_name)
+        drop_es_alias(es, settings.es_index_alias)
     finally:
         es.close()
-    minio = minio_client(settings)
-    for bucket in (settings.s3_bucket_originals, settings.s3_bucket_thumbnails):
-        if minio.bucket_exists(bucket):
-            for blob in minio.list_objects(bucket, recursive=True):
-                minio.remove_object(bucket, blob.object_name or "")
-            minio.remove_bucket(bucket)
+    drop_buckets(minio_client(settings), [settings.s3_bucket_originals, settings.s3_bucket_thumbnails])
 
 
 def run_eval(args: argparse.Namespace) -> int:
     from imgsearch.evaluation.report import build_report, print_report
     from imgsearch.evaluation.run import evaluate
-    from imgsearch.ingest import Ingestor
-    from imgsearch.pipeline_factory import build_pipeline
     from imgsearch.scenebench import generate
 
     console = Console(stderr=True)
     queries = {"n_object_queries": args.object_queries, "n_scene_queries": args.scene_queries}
     bench = generate(args.seed, args.scenes, split=args.split, **queries)
-    with _eval_settings(Settings(), args.backend, args.models) as settings:
-        pipeline = build_pipeline(settings)
-        pipeline.load()
-        index = build_index(settings)
-        try:
-            index.ensure(pipeline.model_id, pipeline.dim)
-            blobs = build_blob_store(settings)
-            blobs.ensure()
-            steps = len(bench.scenes(args.split)) + sum(q.split == args.split for q in bench.queries)
-            with Progress(console=console, transient=True) as progress:
-                task = progress.add_task("ingest, then search", total=steps)
-                ingest, outcomes = evaluate(
-                    bench,
-                    pipeline,
-                    Ingestor(pipeline, index, blobs),
-                    blobs,
-                    args.split,
-                    args.k,
-                    args.iou,
-                    lambda: progress.advance(task),
-                )
-        finally:
-            index.close()
-    report = build_report(_setup(args, settings, pipeline.model_id), ingest, outcomes, args.iou)
+    steps = len(bench.scenes(args.split)) + sum(q.split == args.split for q in bench.queries)
+    with (
+        _eval_settings(Settings(), args.backend, args.models) as settings,
+        opened_ingestor(settings) as ingestor,
+        Progress(console=console, transient=True) as progress,
+    ):
+        task = progress.add_task("ingest, then search", total=steps)
+        ingest, outcomes = evaluate(bench, ingestor, args.split, args.k, args.iou, lambda: progress.advance(task))
+    model_id = ingestor.pipeline.model_id
+    report = build_report(_setup(args, settings, model_id), ingest, outcomes, args.iou)
     print_report(report, Console())
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")

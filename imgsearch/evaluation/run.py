@@ -11,9 +11,8 @@ import numpy as np
 
 from imgsearch.evaluation.metrics import average_precision, box_iou, recall_at
 from imgsearch.ingest import Ingestor
-from imgsearch.scenebench import Query, SceneBench
+from imgsearch.scenebench import Query, Scene, SceneBench
 from imgsearch.search import Searcher, SearchOptions
-from imgsearch.storage.base import BlobStore
 from pipeline.records import ObjectKind
 from pipeline.runner import Pipeline
 
@@ -86,7 +85,7 @@ def _chosen_object(pipeline: Pipeline, query: Query) -> int | None:
 
 
 def run_query(
-    bench: SceneBench, searcher: Searcher, query: Query, mode: Mode, scene_of: dict[str, str], k: int
+    scenes: dict[str, Scene], searcher: Searcher, query: Query, mode: Mode, scene_of: dict[str, str], k: int
 ) -> QueryOutcome:
     """Answer one query in one mode, timed from bytes to ranked images (the choice of object is not timed)."""
     chosen = _chosen_object(searcher.pipeline, query) if mode == "object" else None
@@ -99,10 +98,9 @@ def run_query(
     relevant = set(query.relevant_scene_ids)
     ious: list[float] = []
     if mode == "object":
-        truth = {scene.scene_id: scene for scene in bench.scenes(query.split)}
         for scene_id, hit in zip(ranked, outcome.page.hits, strict=True):
             if scene_id in relevant and hit.matches:
-                true_box = next(inst.box for inst in truth[scene_id].instances if inst.identity == query.identity)
+                true_box = next(inst.box for inst in scenes[scene_id].instances if inst.identity == query.identity)
                 ious.append(box_iou(hit.matches[0].box.as_list(), true_box))
     return QueryOutcome(
         query_id=query.query_id,
@@ -119,9 +117,7 @@ def run_query(
 
 def evaluate(
     bench: SceneBench,
-    pipeline: Pipeline,
     ingestor: Ingestor,
-    blobs: BlobStore,
     split: str,
     k: int,
     iou_threshold: float,
@@ -129,10 +125,11 @@ def evaluate(
 ) -> tuple[IngestOutcome, list[QueryOutcome]]:
     """Ingest the gallery, then answer every query of the split in both modes."""
     scene_of, ingest = ingest_gallery(bench, ingestor, split, iou_threshold, on_step)
-    searcher = Searcher(pipeline, ingestor.index, blobs)
+    searcher = Searcher(ingestor.pipeline, ingestor.index, ingestor.blobs)
+    scenes = {scene.scene_id: scene for scene in bench.scenes(split)}  # type: ignore[arg-type]
     outcomes = []
     for query in (q for q in bench.queries if q.split == split and q.relevant_scene_ids):
         for mode in MODES:
-            outcomes.append(run_query(bench, searcher, query, mode, scene_of, k))
+            outcomes.append(run_query(scenes, searcher, query, mode, scene_of, k))
         on_step()
     return ingest, outcomes

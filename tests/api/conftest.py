@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from minio import Minio
 
 from api.main import create_app
+from imgsearch.maintenance import drop_buckets, drop_es_alias
 from imgsearch.settings import Settings
 from pipeline.runner import Pipeline
-from tests.fixtures import drop_buckets, drop_es_alias
 
 AppFactory = Callable[..., Any]
 

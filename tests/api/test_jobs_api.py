@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from minio import Minio
 
+from imgsearch.maintenance import drop_buckets
 from tests.api.helpers import assert_error
-from tests.fixtures import drop_buckets, jpeg_bytes, scene
+from tests.fixtures import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
 

@@ -10,8 +10,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from imgsearch.maintenance import drop_es_alias
 from tests.api.helpers import assert_error, upload
-from tests.fixtures import drop_es_alias, jpeg_bytes, scene
+from tests.fixtures import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
 

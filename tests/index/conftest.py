@@ -14,9 +14,9 @@ from elasticsearch import Elasticsearch
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject
+from imgsearch.maintenance import drop_es_alias
 from imgsearch.settings import REPO_ROOT
 from pipeline.records import Box, ObjectKind
-from tests.fixtures import drop_es_alias
 
 MODEL_ID = "contract-model"
 DIM = 16
