@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from imgsearch.settings import Settings
-from imgsearch.starter_models import starter_confidence, with_starter_models
+from imgsearch.starter_models import with_starter_models
 from pipeline.config import DetectorConfig, EmbedderConfig, PipelineConfig
 from pipeline.decode import DecodeLimits
 from pipeline.runner import Pipeline
@@ -15,11 +13,8 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     config = _configured(settings)
     if settings.models != "starter":
         return config
-    starter = with_starter_models(config)
-    recommended = starter_confidence()
-    if recommended is None or "detector_confidence" in settings.model_fields_set:
-        return starter
-    return replace(starter, detector=replace(starter.detector, confidence=recommended))
+    # The manifest's confidence unless one was set explicitly.
+    return with_starter_models(config, recommended_confidence="detector_confidence" not in settings.model_fields_set)
 
 
 def _configured(settings: Settings) -> PipelineConfig:

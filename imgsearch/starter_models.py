@@ -16,16 +16,16 @@ def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
     return entry
 
 
-def starter_confidence() -> float | None:
-    """The detector confidence the manifest recommends for search with the starter models, if any."""
-    value = read_manifest(MANIFEST).get("serving", {}).get("detector_confidence")
-    return None if value is None else float(value)
+def with_starter_models(config: PipelineConfig, recommended_confidence: bool = False) -> PipelineConfig:
+    """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept).
 
-
-def with_starter_models(config: PipelineConfig) -> PipelineConfig:
-    """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept)."""
+    `recommended_confidence` also takes the detector confidence the manifest recommends for search, if it has one.
+    """
     manifest = read_manifest(MANIFEST)
     detector, embedder = _entry(manifest, "detector"), _entry(manifest, "embedder")
+    confidence = config.detector.confidence
+    if recommended_confidence:
+        confidence = float(manifest.get("serving", {}).get("detector_confidence", confidence))
     return dataclasses.replace(
         config,
         detector=dataclasses.replace(
@@ -33,6 +33,7 @@ def with_starter_models(config: PipelineConfig) -> PipelineConfig:
             weights=str(STARTER_DIR / detector["architecture"]),
             checkpoint=STARTER_DIR / detector["file"],
             image_size=int(detector["training"]["image_size"]),
+            confidence=confidence,
             labels=(),
         ),
         embedder=EmbedderConfig(
