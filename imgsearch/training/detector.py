@@ -58,7 +58,8 @@ def train_detector(plan: DetectorTraining, work_dir: Path, out_file: Path) -> di
         verbose=False,
     )
     best = YOLO(str(model.trainer.best), task="detect")
-    metrics = best.val(data=str(data_yaml), imgsz=plan.image_size, batch=plan.batch, device="cpu", plots=False)
+    # The trainer has already validated best.pt on the val split at the end of training.
+    metrics = model.trainer.metrics
     names = json.dumps({"0": OBJECT_CLASS})
     sha256 = save_fp16(best.model.state_dict(), out_file, metadata={"names": names, "yaml": DETECTOR_YAML.name})
     return {
@@ -70,7 +71,7 @@ def train_detector(plan: DetectorTraining, work_dir: Path, out_file: Path) -> di
         "train_seconds": round(time.monotonic() - started, 1),
         "val_metrics": {
             "split": "SceneBench train identities, scenes from seed + 1",
-            "mAP50": round(float(metrics.box.map50), 4),
-            "mAP50-95": round(float(metrics.box.map), 4),
+            "mAP50": round(float(metrics["metrics/mAP50(B)"]), 4),
+            "mAP50-95": round(float(metrics["metrics/mAP50-95(B)"]), 4),
         },
     }
