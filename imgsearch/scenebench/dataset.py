@@ -105,7 +105,7 @@ def split_identities(identities: tuple[int, ...], seed: int, train_fraction: flo
     return {"train": tuple(sorted(shuffled[:n_train])), "test": tuple(sorted(shuffled[n_train:]))}
 
 
-def _rng(seed: int, purpose: str, index: int) -> np.random.Generator:
+def item_rng(seed: int, purpose: str, index: int) -> np.random.Generator:
     # One independent stream per item, so scene i does not change when n_scenes does.
     return np.random.default_rng([seed, zlib.crc32(purpose.encode()), index])
 
@@ -176,11 +176,11 @@ def _queries(seed: int, split: Split, gallery: tuple[Scene, ...], n_object: int,
     present = sorted({inst.identity for scene in gallery for inst in scene.instances})
     queries: list[Query] = []
     for i in range(n_object if present else 0):
-        rng = _rng(seed, f"object-query-{split}", i)
+        rng = item_rng(seed, f"object-query-{split}", i)
         identity = int(present[int(rng.integers(len(present)))])
         queries.append(make_object_query(rng, f"{split}-oq-{i:05d}", identity, gallery, split, config))
     for i in range(n_scene if present else 0):
-        rng = _rng(seed, f"scene-query-{split}", i)
+        rng = item_rng(seed, f"scene-query-{split}", i)
         identity = int(present[int(rng.integers(len(present)))])
         scene = make_scene(rng, f"{split}-sq-{i:05d}", split, tuple(present), config, first_identity=identity)
         relevant = _relevant(gallery, identity)
@@ -205,7 +205,7 @@ def generate(
     queries: list[Query] = []
     for name in SPLITS if split == "both" else (split,):
         galleries[name] = tuple(
-            make_scene(_rng(seed, f"scene-{name}", i), f"{name}-{i:05d}", name, identities[name], config)
+            make_scene(item_rng(seed, f"scene-{name}", i), f"{name}-{i:05d}", name, identities[name], config)
             for i in range(n_scenes)
         )
         queries += _queries(seed, name, galleries[name], n_object_queries, n_scene_queries, config)

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from imgsearch.scenebench import SceneConfig, split_identities
-from imgsearch.scenebench.dataset import _rng, make_scene
+from imgsearch.scenebench.dataset import item_rng, make_scene
 from imgsearch.scenebench.glyphs import identity_codepoints
 from pipeline.crop import crop_boxes
 
@@ -39,7 +39,7 @@ def scene_crops(
     classes: list[int] = []
     for index in range(n_scenes):
         # Scenes come one at a time: a scene keeps its composition maps, too big to hold thousands of.
-        rng = _rng(seed, "embedder-scene", index)
+        rng = item_rng(seed, "embedder-scene", index)
         scene = make_scene(rng, f"crops-{index:05d}", "train", identities, config)
         for instance in scene.instances:
             for _ in range(crops_per_instance):
