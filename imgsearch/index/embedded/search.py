@@ -20,6 +20,9 @@ from imgsearch.index.types import ImageHit, Match, SearchPage, VectorQuery
 CANDIDATES_PER_IMAGE = 4
 # A scan reads vectors in order while the graph walk jumps around visiting ~2*M per candidate: scan a small index.
 EXACT_SCAN_FACTOR = 8
+# Below this many vectors every search is an exact scan (well under a millisecond), so the pages of one query
+# never mix an approximate first page with an exact later one and show an image twice.
+ALWAYS_EXACT_BELOW = 4096
 
 
 class Candidate(NamedTuple):
@@ -109,7 +112,7 @@ def _nearest(
             order = np.argsort(-similarities, kind="stable")
             return keys[order], similarities[order], True
     size = len(ann)
-    exhaustive = scan_limit >= size
+    exhaustive = size < ALWAYS_EXACT_BELOW or scan_limit >= size
     # usearch's beam is max(expansion_search, count): ef_search_default is the floor, num_candidates widens it.
     found = ann.search(query_vector, size if exhaustive else count, exact=exhaustive, threads=1)
     return found.keys, 1.0 - found.distances, exhaustive
