@@ -48,6 +48,7 @@ from elasticsearch import Elasticsearch
 from rich.console import Console
 from rich.table import Table
 
+from imgsearch.connections import elasticsearch_client
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, VectorQuery
@@ -290,8 +291,7 @@ def es_sweep(client: Elasticsearch, alias: str, state: str, args: argparse.Names
 
 
 def bench_es(args: argparse.Namespace, data: Dataset, truth: Truth, console: Console) -> tuple[list[Row], Build]:
-    client = Elasticsearch(args.es_url, request_timeout=600, retry_on_timeout=True, max_retries=3,
-                           retry_on_status=(429, 502, 503, 504))  # fmt: skip
+    client = elasticsearch_client(Settings(es_url=args.es_url)).options(request_timeout=600)  # the product's client
     dim = data.vectors.shape[1]
     alias = f"bench-recall-{dim}-{uuid.uuid4().hex[:12]}"
     index = ElasticsearchIndex(client, alias, args.es_mappings_dir, DEFAULT_CANDIDATES, refresh=False)

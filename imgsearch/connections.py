@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 from minio import Minio
 
 from imgsearch.settings import Settings
 
 
 def elasticsearch_client(settings: Settings) -> Elasticsearch:
-    """An Elasticsearch client that retries on 429 and timeouts (bulk helpers rely on it)."""
+    """An Elasticsearch client that retries on 429 and timeouts (bulk helpers rely on it).
+
+    orjson writes the float32 query vector and reads the hits in less CPU than the standard json module.
+    """
     if settings.es_url is None:
         raise ValueError("IMGSEARCH_ES_URL is not set")
     auth = None
@@ -22,6 +26,7 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
         retry_on_timeout=True,
         retry_on_status=(429, 502, 503, 504),
         max_retries=3,
+        serializer=OrjsonSerializer(),
     )
 
 

@@ -175,7 +175,7 @@ class ElasticsearchIndex(VectorIndex):
         wanted = query.offset + query.k + 1  # one extra says whether another page exists
         knn: dict[str, Any] = {
             "field": "objects.vector",
-            "query_vector": np.asarray(query.vector, dtype=np.float32).tolist(),
+            "query_vector": np.asarray(query.vector, dtype=np.float32),  # the serializers take numpy arrays
             "k": wanted,
             "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
             "filter": list(self._filters(query)),
@@ -201,7 +201,10 @@ class ElasticsearchIndex(VectorIndex):
     @staticmethod
     def _filters(query: VectorQuery) -> Iterator[dict[str, Any]]:
         # Each filter is over nested or top-level fields alone, which nested kNN needs for correct pre-filtering.
-        yield {"terms": {"objects.kind": [kind.value for kind in query.kinds]}}
+        if set(query.kinds) != set(ObjectKind):
+            # Only when it excludes something: ES evaluates a kNN filter again for each image's inner hits, which
+            # doubled a search's CPU in bench/index_recall.py (100K vectors, 384-d: ~8 ms against ~4 ms).
+            yield {"terms": {"objects.kind": [kind.value for kind in query.kinds]}}
         if query.labels:
             yield {"terms": {"objects.label": list(query.labels)}}
         if query.exclude_ids:

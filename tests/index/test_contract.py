@@ -68,6 +68,12 @@ def test_label_kind_and_similarity_filters_hold(index: VectorIndex, corpus: list
 
     wholes = index.search(query_for(corpus[0], 1, k=10, kinds=(ObjectKind.IMAGE,)))
     assert {m.kind for hit in wholes.hits for m in hit.matches} == {ObjectKind.IMAGE}
+    objects = index.search(query_for(corpus[0], 0, k=10, kinds=(ObjectKind.OBJECT,)))
+    assert {m.kind for hit in objects.hits for m in hit.matches} == {ObjectKind.OBJECT}
+    # With every kind allowed (ES then sends no kind filter), a whole-image vector finds itself first.
+    either = index.search(query_for(corpus[0], 0, k=10, kinds=tuple(ObjectKind)))
+    assert either.hits[0].image_id == corpus[0].document.image_id
+    assert either.hits[0].matches[0].kind is ObjectKind.IMAGE
 
     close = index.search(query_for(corpus[0], 1, k=40, min_similarity=0.5))
     assert all(m.similarity >= 0.5 - SIMILARITY_TOLERANCE for hit in close.hits for m in hit.matches)
