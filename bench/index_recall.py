@@ -13,9 +13,11 @@ by their best object's inner product (numpy float32). Recall@10 = |returned top-
 Elasticsearch: an index of its own (alias bench-recall-<dim>-<uuid>, deleted at the end) built from
 es_mappings/images.json through `ElasticsearchIndex.add` (refresh=False, ~20 MB of JSON per bulk request);
 searched as the ingest left it (once its background merges settle) and again after a force-merge to one segment.
-Timed passes follow a warm-up pass: one client thread with sequential queries, and two client threads, whose
-QPS/2 is the "per core" column: one client's QPS overstates a core's, as the client (JSON in and out) runs on the
-other core and ES 9 may search a shard's segments in parallel. The query vector travels as JSON, as in the
+Timed passes follow a warm-up pass: one client thread with sequential queries, then `--es-clients` threads (4)
+at once, whose QPS divided by the machine's cores is the "per core" column: throughput per core with the machine
+kept busy ("busy cores" says how busy), and with the client's own CPU (JSON in and out) on the same cores. One
+client alone overstates a core (the client runs on the other core, and ES 9 may search segments in parallel);
+two clients left half a core idle, waiting on round trips. The query vector travels as JSON, as in the
 product. `--es-oversample` adds rows with `rescore_vector.oversample` in the kNN section (ES 9 re-ranks the int8
 candidates with the float vectors), injected by a client wrapper.
 Embedded: `EmbeddedIndex` in a temporary folder, reopened with `ef_search_default=ef` for each ef (how the product
@@ -91,14 +93,15 @@ class Row:
     recall: float
     miss_gap: float | None  # mean cosine by which a wrongly returned image trails the true 10th
     qps_one: float
-    qps_two: float | None
+    qps_many: float | None
+    busy_cores: float | None  # machine CPU seconds per second during the many-client pass
     queries_per_cpu_s: float  # bench process + Elasticsearch
     queries_per_es_cpu_s: float | None
     others_busy: float
 
     @property
     def per_core(self) -> float:
-        return self.qps_two / 2 if self.qps_two is not None else self.qps_one
+        return self.qps_many / CORES if self.qps_many is not None else self.qps_one
 
 
 @dataclass
@@ -228,15 +231,16 @@ def timed_pass(index: VectorIndex, data: Dataset, candidates: int | None, thread
 
 
 def measure(index: VectorIndex, label: tuple[str, str, int], candidates: int | None, data: Dataset, truth: Truth,
-            meter: CpuMeter, args: argparse.Namespace, two_clients: bool) -> Row:  # fmt: skip
-    """A warm-up pass (its answers give recall), then timed one-client and (optionally) two-client passes."""
+            meter: CpuMeter, args: argparse.Namespace, many_clients: bool) -> Row:  # fmt: skip
+    """A warm-up pass (its answers give recall), then timed one-client and (optionally) many-client passes."""
     found = run_pass(index, data.queries, candidates, 1)
     one = timed_pass(index, data, candidates, 1, meter, args.repeats)
-    two = timed_pass(index, data, candidates, 2, meter, args.repeats) if two_clients else None
-    both = CpuSample(*np.add(one, two or (0.0, 0.0, 0.0, 0.0)))
+    many = timed_pass(index, data, candidates, args.es_clients, meter, args.repeats) if many_clients else None
+    both = CpuSample(*np.add(one, many or (0.0, 0.0, 0.0, 0.0)))
     count = len(data.queries)
     return Row(
-        *label, *recall(found, truth, data), count / one.wall, count / two.wall if two else None,
+        *label, *recall(found, truth, data), count / one.wall, count / many.wall if many else None,
+        many.machine / many.wall if many else None,
         count / (one.own + one.es), count / one.es if meter.es_stat and one.es > 0 else None,
         max(0.0, both.machine - both.own - both.es) / (both.wall * CORES),
     )  # fmt: skip
@@ -286,7 +290,7 @@ def es_sweep(client: Elasticsearch, alias: str, state: str, args: argparse.Names
         backend = f"ES {state}" + (f" +rescore x{oversample:g}" if oversample else "")
         for candidates in args.es_candidates:
             label = (backend, f"num_candidates {candidates}", candidates)
-            rows.append(measure(index, label, candidates, data, truth, meter, args, two_clients=True))
+            rows.append(measure(index, label, candidates, data, truth, meter, args, many_clients=True))
     return rows
 
 
@@ -346,7 +350,7 @@ def bench_embedded(args: argparse.Namespace, data: Dataset, truth: Truth, consol
             build.facts["size MB"] = f"{index.stats().size_bytes / 1e6:.0f}"
             label = ("embedded", f"ef {ef}" + (f" (beam {floor})" if ef < floor else ""), ef)
             try:
-                rows.append(measure(index, label, None, data, truth, meter, args, two_clients=False))
+                rows.append(measure(index, label, None, data, truth, meter, args, many_clients=False))
             finally:
                 index.close()
     return rows, build
@@ -364,13 +368,14 @@ def goals(row: Row) -> str:
 
 def results_table(title: str, rows: list[Row]) -> Table:
     table = Table(title=title)
-    for heading in ("back end", "setting", "recall@10", "miss Δcos", "QPS 1 client", "QPS 2 clients", "QPS per core",
-                    "q/CPU-s all", "q/CPU-s ES", "others", "goals"):  # fmt: skip
+    for heading in ("back end", "setting", "recall@10", "miss Δcos", "QPS 1 client", "QPS N clients", "busy cores",
+                    "QPS per core", "q/CPU-s all", "q/CPU-s ES", "others", "goals"):  # fmt: skip
         table.add_column(heading, justify="left" if heading in ("back end", "setting", "goals") else "right")
     for row in rows:
         table.add_row(
             row.backend, row.setting, f"{row.recall:.3f}", f"{row.miss_gap:.4f}" if row.miss_gap is not None else "—",
-            f"{row.qps_one:,.0f}", f"{row.qps_two:,.0f}" if row.qps_two else "—", f"{row.per_core:,.0f}",
+            f"{row.qps_one:,.0f}", f"{row.qps_many:,.0f}" if row.qps_many else "—",
+            f"{row.busy_cores:.2f}" if row.busy_cores is not None else "—", f"{row.per_core:,.0f}",
             f"{row.queries_per_cpu_s:,.0f}",
             f"{row.queries_per_es_cpu_s:,.0f}" if row.queries_per_es_cpu_s else "—", f"{row.others_busy:.0%}",
             goals(row),
@@ -439,6 +444,7 @@ def main() -> None:
     parser.add_argument("--es-candidates", type=int, nargs="+", default=[10, 20, 50, 100, 200, 500])
     parser.add_argument("--es-oversample", type=float, nargs="*", default=[], help="extra rows with rescore_vector")
     parser.add_argument("--es-images-per-call", type=int, help="images per add(); default ~20 MB of JSON, ≤500")
+    parser.add_argument("--es-clients", type=int, default=4, help="client threads of the throughput pass")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per setting; the fastest counts")
     parser.add_argument("--ef", type=int, nargs="+", default=[16, 32, 64, 100, 128, 256])
     args = parser.parse_args()
