@@ -7,10 +7,11 @@ from imgsearch.scenebench.dataset import (
     Scene,
     SceneBench,
     SceneConfig,
+    benchmark_identities,
     generate,
     split_identities,
 )
-from imgsearch.scenebench.glyphs import identity_codepoints, identity_name
+from imgsearch.scenebench.glyphs import identity_codepoints, identity_name, train_only_codepoints
 from imgsearch.scenebench.writer import ground_truth
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Scene",
     "SceneBench",
     "SceneConfig",
+    "benchmark_identities",
     "compose_scene",
     "generate",
     "ground_truth",
@@ -28,4 +30,5 @@ __all__ = [
     "identity_name",
     "mask_box",
     "split_identities",
+    "train_only_codepoints",
 ]

@@ -13,7 +13,13 @@ from PIL import Image
 
 from imgsearch.scenebench.backgrounds import random_background
 from imgsearch.scenebench.compose import Composition, compose_scene
-from imgsearch.scenebench.glyphs import augment_glyph, identity_codepoints, render_glyph, sample_style
+from imgsearch.scenebench.glyphs import (
+    augment_glyph,
+    identity_codepoints,
+    render_glyph,
+    sample_style,
+    train_only_codepoints,
+)
 
 Split = Literal["train", "test"]
 SPLITS: tuple[Split, ...] = ("train", "test")
@@ -39,6 +45,7 @@ class SceneConfig:
     photo_share: float = 0.4
     train_fraction: float = 0.7
     split_seed: int = 0  # identity split; kept apart from the scene seed so splits agree across benchmark seeds
+    train_only_identities: bool = True  # add glyphs.train_only_codepoints() to the train split
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,14 @@ def split_identities(identities: tuple[int, ...], seed: int, train_fraction: flo
     n_train = round(len(identities) * train_fraction)
     shuffled = [identities[i] for i in order]
     return {"train": tuple(sorted(shuffled[:n_train])), "test": tuple(sorted(shuffled[n_train:]))}
+
+
+def benchmark_identities(config: SceneConfig) -> dict[str, tuple[int, ...]]:
+    """The benchmark's identities per split: the seeded split, plus the train-only identities when configured."""
+    identities = split_identities(identity_codepoints(), config.split_seed, config.train_fraction)
+    if config.train_only_identities:
+        identities["train"] = tuple(sorted(identities["train"] + train_only_codepoints()))
+    return identities
 
 
 def item_rng(seed: int, purpose: str, index: int) -> np.random.Generator:
@@ -200,7 +215,7 @@ def generate(
 ) -> SceneBench:
     """Generate n_scenes gallery scenes (and queries) per requested split, deterministically from seed."""
     config = config or SceneConfig()
-    identities = split_identities(identity_codepoints(), config.split_seed, config.train_fraction)
+    identities = benchmark_identities(config)
     galleries: dict[str, tuple[Scene, ...]] = {"train": (), "test": ()}
     queries: list[Query] = []
     for name in SPLITS if split == "both" else (split,):

@@ -8,9 +8,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from imgsearch.scenebench import SceneConfig, split_identities
-from imgsearch.scenebench.dataset import item_rng, make_scene
-from imgsearch.scenebench.glyphs import identity_codepoints
+from imgsearch.scenebench import SceneConfig
+from imgsearch.scenebench.dataset import benchmark_identities, item_rng, make_scene
 from pipeline.crop import crop_boxes
 
 
@@ -33,7 +32,7 @@ def scene_crops(
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[int, ...]]:
     """Transformed crops of every instance of n_scenes train scenes, their class indices, and the identities."""
     config = config or SceneConfig()
-    identities = split_identities(identity_codepoints(), config.split_seed, config.train_fraction)["train"]
+    identities = benchmark_identities(config)["train"]
     class_of = {identity: index for index, identity in enumerate(identities)}
     tensors: list[torch.Tensor] = []
     classes: list[int] = []

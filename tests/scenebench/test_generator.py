@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from imgsearch.scenebench import Scene, SceneBench, SceneConfig, generate, ground_truth, identity_codepoints, mask_box
+from imgsearch.scenebench import (
+    Scene,
+    SceneBench,
+    SceneConfig,
+    generate,
+    ground_truth,
+    identity_codepoints,
+    mask_box,
+    split_identities,
+    train_only_codepoints,
+)
 
 # Small scenes keep the suite fast; the rules under test do not depend on size.
 SMALL = SceneConfig(width=200, height=150, min_glyph=24, max_glyph=90, query_size=96)
@@ -59,16 +70,32 @@ def test_different_seed_gives_different_scenes(bench: SceneBench) -> None:
 def test_identity_splits_are_disjoint_and_scenes_use_only_their_split(bench: SceneBench) -> None:
     train, test = set(bench.identities["train"]), set(bench.identities["test"])
     assert train.isdisjoint(test)
-    assert train | test == set(identity_codepoints())
-    assert len(train) == round(0.7 * len(identity_codepoints()))
+    split = split_identities(identity_codepoints(), SMALL.split_seed, SMALL.train_fraction)
+    assert len(split["train"]) == round(0.7 * len(identity_codepoints()))
+    assert test == set(split["test"])
+    assert train == set(split["train"]) | set(train_only_codepoints())
     for scene in _all_scenes(bench):
         assert {inst.identity for inst in scene.instances} <= set(bench.identities[scene.split])
     for query in bench.queries:
         assert query.identity in bench.identities[query.split]
 
 
-def test_there_are_about_two_hundred_identities() -> None:
+def test_there_are_about_two_hundred_split_identities_and_a_thousand_more_for_training() -> None:
     assert 180 <= len(identity_codepoints()) <= 260
+    assert len(train_only_codepoints()) >= 900
+    assert set(train_only_codepoints()).isdisjoint(identity_codepoints())
+
+
+def test_train_only_identities_leave_the_test_split_unchanged() -> None:
+    with_extra = generate(seed=3, n_scenes=2, split="test", n_object_queries=2, config=SMALL)
+    without = generate(
+        seed=3, n_scenes=2, split="test", n_object_queries=2, config=replace(SMALL, train_only_identities=False)
+    )
+    assert with_extra.identities["test"] == without.identities["test"]
+    truth, truth_without = ground_truth(with_extra), ground_truth(without)
+    assert truth["identities"]["test"] == truth_without["identities"]["test"]
+    assert truth["scenes"] == truth_without["scenes"] and truth["queries"] == truth_without["queries"]
+    assert [s.jpeg_bytes for s in with_extra.test_scenes] == [s.jpeg_bytes for s in without.test_scenes]
 
 
 def test_every_scene_has_one_to_six_instances(bench: SceneBench) -> None:

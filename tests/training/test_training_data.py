@@ -9,8 +9,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from imgsearch.scenebench import SceneConfig, generate, split_identities
-from imgsearch.scenebench.glyphs import identity_codepoints
+from imgsearch.scenebench import SceneConfig, benchmark_identities, generate
 from imgsearch.training.crops import jitter_box, scene_crops
 from imgsearch.training.weights import file_sha256, save_fp16
 from imgsearch.training.yolo_dataset import write_yolo_dataset, yolo_label_lines
@@ -52,7 +51,7 @@ def test_scene_crops_are_labelled_with_train_identities() -> None:
         return torch.from_numpy(np.array(crop.resize((16, 16)))).permute(2, 0, 1)
 
     tensors, classes, identities = scene_crops(2, 3, transform, crops_per_instance=2, config=SMALL)
-    assert identities == split_identities(identity_codepoints(), SMALL.split_seed, SMALL.train_fraction)["train"]
+    assert identities == benchmark_identities(SMALL)["train"]
     assert tensors.shape[1:] == (3, 16, 16)
     assert len(tensors) == len(classes) and len(classes) % 2 == 0
     assert int(classes.min()) >= 0 and int(classes.max()) < len(identities)
