@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/embedder_choice.py [--size 64] [--losses ns:0.05 ns:0.1 ms arc] [--scenes 1500]
 
-Holds 30 of SceneBench's 153 train identities out of training (the test split stays untouched), trains resnet10t
+Holds 30 of SceneBench's 153 split train identities out of training (the test split stays untouched; the
+train-only identities stay out too, so rows compare with runs from before they existed), trains resnet10t
 from scratch on crops of the rest for a few epochs per loss, and prints leave-one-out recall@1 and mAP@100 among
 crops of the held-out identities after each epoch. Losses (pytorch-metric-learning): ns:T normalised softmax at
 temperature T, arc ArcFace (scale 30), ms multi-similarity with its miner, pa proxy-anchor. Same data, seed and
@@ -22,6 +23,7 @@ import torch
 from pytorch_metric_learning import losses, miners
 
 from imgsearch.evaluation.metrics import average_precision
+from imgsearch.scenebench import SceneConfig
 from imgsearch.training.crops import scene_crops
 from imgsearch.training.embedder import _augment, embed_all
 
@@ -67,7 +69,8 @@ def main() -> None:
     data_config = timm.data.resolve_data_config({"input_size": (3, args.size, args.size)}, model=probe)
     transform = timm.data.create_transform(**data_config, is_training=False)
     started = time.monotonic()
-    crops, classes, identities = scene_crops(100, args.scenes, transform, 2)
+    split_only = SceneConfig(train_only_identities=False)
+    crops, classes, identities = scene_crops(100, args.scenes, transform, 2, config=split_only)
     print(f"{len(crops)} crops of {args.scenes} scenes in {time.monotonic() - started:.0f} s", flush=True)
     order = torch.randperm(len(identities), generator=torch.Generator().manual_seed(0))
     is_held = torch.isin(classes, order[:HELD_OUT])
