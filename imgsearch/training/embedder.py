@@ -18,10 +18,10 @@ from imgsearch.training.weights import save_fp16
 @dataclass(frozen=True)
 class EmbedderTraining:
     seed: int = 0
-    n_scenes: int = 4000
+    n_scenes: int = 6000
     crops_per_instance: int = 2
     n_val_scenes: int = 200
-    epochs: int = 12
+    epochs: int = 8
     model_name: str = "resnet10t"
     image_size: int = 64
     batch: int = 128
