@@ -25,16 +25,16 @@ from pytorch_metric_learning import losses, miners
 from imgsearch.evaluation.metrics import average_precision
 from imgsearch.scenebench import SceneConfig
 from imgsearch.training.crops import scene_crops
-from imgsearch.training.embedder import _augment, embed_all
+from imgsearch.training.embedder import _augment, embed_all, recall_at_1
 
 HELD_OUT = 30
 
 
 def held_out_scores(model: torch.nn.Module, crops: torch.Tensor, classes: torch.Tensor) -> tuple[float, float]:
     vectors = embed_all(model, crops)
+    recall = recall_at_1(vectors, classes)
     similarity = vectors @ vectors.T
     similarity.fill_diagonal_(-2)
-    recall = float((classes[similarity.argmax(1)] == classes).float().mean())
     ranked = similarity.argsort(1, descending=True)[:, :100]
     aps = []
     for i in range(len(classes)):
