@@ -112,6 +112,10 @@ class SearchParameters(BaseModel):
         description="which stored vectors compete: detected objects, whole images, or both",
     )
     min_similarity: float | None = Field(default=None, ge=-1, le=1)
+    expand: bool | None = Field(
+        default=None,
+        description="search again with the query averaged with its best match; default: the server's setting",
+    )
     cursor: str | None = None
 
     @field_validator("box")

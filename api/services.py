@@ -60,7 +60,7 @@ class AppServices:
             index=index,
             blobs=blobs,
             ingestor=ingestor,
-            searcher=Searcher(pipeline, index, blobs),
+            searcher=Searcher(pipeline, index, blobs, expand_by_default=settings.query_expansion),
             runner=ModelRunner(settings.model_workers, settings.model_queue),
             fetcher=UrlFetcher(policy),
             jobs=JobManager(ingestor),

@@ -11,6 +11,7 @@ from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import SearchPage, StoredObject, VectorQuery
 from imgsearch.metrics import timed
+from imgsearch.query_expansion import expanded_query
 from imgsearch.storage.base import BlobKind, BlobStore
 from pipeline.records import Box, ObjectKind
 from pipeline.runner import AnalyzedImage, Pipeline
@@ -31,6 +32,7 @@ class SearchOptions:
     min_similarity: float | None = None
     offset: int = 0
     num_candidates: int | None = None
+    expand: bool | None = None  # query expansion; None: the searcher's default
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,13 @@ class SearchOutcome:
 
 
 class Searcher:
-    def __init__(self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore) -> None:
+    def __init__(
+        self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore, expand_by_default: bool = False
+    ) -> None:
         self.pipeline = pipeline
         self.index = index
         self.blobs = blobs
+        self.expand_by_default = expand_by_default
 
     def by_bytes(self, data: bytes, options: SearchOptions, exclude_ids: tuple[str, ...] = ()) -> SearchOutcome:
         """Search with an image that need not be indexed."""
@@ -106,6 +111,9 @@ class Searcher:
             offset=options.offset,
             exclude_ids=exclude_ids,
         )
+        if self.expand_by_default if options.expand is None else options.expand:
+            with timed("expand"):
+                query = expanded_query(self.index, query)
         with timed("knn"):
             return self.index.search(query)
 

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     es_index_alias: str = Field(default="imgsearch-images", pattern=r"^[a-z0-9][a-z0-9._-]*$")
     es_request_timeout_s: float = Field(default=30.0, gt=0)
     num_candidates: int = Field(default=100, ge=1, le=10_000, description="kNN candidates per shard (ES) / ef")
+    # Search again with the query averaged with its best match (imgsearch/query_expansion.py): a second kNN
+    # search for better recall of other views of the same object. A request can turn it off with `expand`.
+    query_expansion: bool = True
 
     # S3-compatible blob store (MinIO). None selects the filesystem store.
     s3_endpoint: str | None = Field(default=None, description="host:port, without scheme")

@@ -38,7 +38,7 @@ SEARCH_BODY = {
                         "file": {"type": "string", "format": "binary"},
                         **{
                             name: {"type": "string", "description": f"as in the JSON body's `{name}`"}
-                            for name in ("k", "object", "box", "labels", "kinds", "min_similarity", "cursor")
+                            for name in ("k", "object", "box", "labels", "kinds", "min_similarity", "expand", "cursor")
                         },
                     },
                 }
@@ -88,6 +88,7 @@ def _options(parameters: SearchParameters) -> SearchOptions:
         kinds=tuple(parameters.kinds),
         min_similarity=parameters.min_similarity,
         offset=offset,
+        expand=parameters.expand,
     )
 
 

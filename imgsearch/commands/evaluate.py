@@ -72,7 +72,9 @@ def run_eval(args: argparse.Namespace) -> int:
         Progress(console=console, transient=True) as progress,
     ):
         task = progress.add_task("ingest, then search", total=steps)
-        ingest, outcomes = evaluate(bench, ingestor, args.split, args.k, args.iou, lambda: progress.advance(task))
+        ingest, outcomes = evaluate(
+            bench, ingestor, args.split, args.k, args.iou, lambda: progress.advance(task), settings.query_expansion
+        )
     model_id = ingestor.pipeline.model_id
     report = build_report(_setup(args, settings, model_id), ingest, outcomes, args.iou)
     print_report(report, Console())
@@ -95,6 +97,7 @@ def _setup(args: argparse.Namespace, settings: Settings, model_id: str) -> dict[
         "models": settings.models,
         "model_id": model_id,
         "num_candidates": settings.num_candidates,
+        "query_expansion": settings.query_expansion,
     }
 
 

@@ -122,10 +122,11 @@ def evaluate(
     k: int,
     iou_threshold: float,
     on_step: Callable[[], None] = lambda: None,
+    expand: bool = False,
 ) -> tuple[IngestOutcome, list[QueryOutcome]]:
-    """Ingest the gallery, then answer every query of the split in both modes."""
+    """Ingest the gallery, then answer every query of the split in both modes (`expand`: query expansion)."""
     scene_of, ingest = ingest_gallery(bench, ingestor, split, iou_threshold, on_step)
-    searcher = Searcher(ingestor.pipeline, ingestor.index, ingestor.blobs)
+    searcher = Searcher(ingestor.pipeline, ingestor.index, ingestor.blobs, expand_by_default=expand)
     scenes = {scene.scene_id: scene for scene in bench.scenes(split)}  # type: ignore[arg-type]
     outcomes = []
     for query in (q for q in bench.queries if q.split == split and q.relevant_scene_ids):

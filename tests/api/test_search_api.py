@@ -65,6 +65,27 @@ def test_search_by_indexed_image_pages_without_repeats(gallery: tuple[TestClient
     assert second["next_cursor"] is None
 
 
+def expansions_so_far(client: TestClient) -> float:
+    line = 'imgsearch_stage_seconds_count{stage="expand"}'
+    counts = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
+    return float(counts[0]) if counts else 0.0
+
+
+def test_query_expansion_is_on_by_default_and_can_be_turned_off(
+    gallery: tuple[TestClient, list[str], list[bytes]],
+) -> None:
+    client, ids, payloads = gallery
+    before = expansions_so_far(client)
+    assert search_file(client, payloads[1], k=3, object=0).status_code == 200
+    assert client.post("/api/v1/search", json={"image_id": ids[0], "k": 3}).status_code == 200
+    assert expansions_so_far(client) == before + 2
+    plain = search_file(client, payloads[1], k=3, object=0, expand="false")
+    assert plain.status_code == 200 and plain.json()["results"][0]["id"] == ids[1]
+    assert client.post("/api/v1/search", json={"image_id": ids[0], "k": 3, "expand": False}).status_code == 200
+    assert expansions_so_far(client) == before + 2
+    assert_error(search_file(client, payloads[1], expand="sometimes"), 422, "invalid_request")
+
+
 def test_search_errors(gallery: tuple[TestClient, list[str], list[bytes]]) -> None:
     client, _, payloads = gallery
     assert_error(search_file(client, payloads[0], k=0), 422, "invalid_request")

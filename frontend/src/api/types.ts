@@ -60,6 +60,7 @@ export interface SearchOptions {
   labels?: string[];
   kinds?: ObjectKind[];
   min_similarity?: number;
+  expand?: boolean; // query expansion; the server decides when absent
   cursor?: string;
 }
 
