@@ -43,6 +43,12 @@ def _reconcile(args: argparse.Namespace) -> int:
     return run_reconcile(Settings(), args.grace_minutes)
 
 
+def _optimize(args: argparse.Namespace) -> int:
+    from imgsearch.commands.maintenance import run_optimize
+
+    return run_optimize(Settings())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imgsearch", description="Search your own images by object.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     repair = commands.add_parser("reconcile", help="remove blobs without documents and documents without blobs")
     repair.add_argument("--grace-minutes", type=float, default=10.0, help="spare blobs younger than this")
     repair.set_defaults(handler=_reconcile)
+    optimize = commands.add_parser(
+        "optimize", help="after a large import: merge the Elasticsearch index into one segment"
+    )
+    optimize.set_defaults(handler=_optimize)
     train.add_parser(commands)
     evaluate.add_parser(commands)
     demo.add_parser(commands)

@@ -1,4 +1,4 @@
-"""The command line: reconcile on the embedded back end; a non-zero exit code on bad input."""
+"""The command line: reconcile and optimize on the embedded back end; a non-zero exit code on bad input."""
 
 from __future__ import annotations
 
@@ -36,3 +36,13 @@ def test_a_bad_argument_exits_non_zero_with_a_message(capsys: pytest.CaptureFixt
         main(["reconcile", "--grace-minutes", "not-a-number"])
     assert exited.value.code == 2
     assert "invalid float value" in capsys.readouterr().err
+
+
+def test_optimize_on_the_embedded_index_says_there_is_nothing_to_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMGSEARCH_DATA_DIR", str(tmp_path))
+    assert main(["optimize"]) == 0
+    assert capsys.readouterr().out.strip() == "optimize: the embedded index keeps one graph: nothing to merge"

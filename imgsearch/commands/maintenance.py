@@ -1,4 +1,4 @@
-"""`imgsearch reconcile`: remove what an interrupted write left behind."""
+"""`imgsearch reconcile`: remove what an interrupted write left behind; `imgsearch optimize`: merge the index."""
 
 from __future__ import annotations
 
@@ -23,4 +23,13 @@ def run_reconcile(settings: Settings, grace_minutes: float) -> int:
         f"reconcile: {len(report.orphan_blobs_removed)} orphan blobs and "
         f"{len(report.documents_without_original_removed)} dangling documents removed"
     )
+    return 0
+
+
+def run_optimize(settings: Settings) -> int:
+    index = build_index(settings)
+    try:
+        print(f"optimize: {index.optimize()}")
+    finally:
+        index.close()
     return 0

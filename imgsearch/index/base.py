@@ -61,6 +61,10 @@ class VectorIndex(ABC):
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or files."""
 
+    def optimize(self) -> str:
+        """Make searches cheaper after a large import; returns one line saying what was done."""
+        return "nothing to optimise"
+
     def dim(self) -> int | None:
         """The vector dimension the index was built with, or None before `ensure` (or when unknown)."""
         return None

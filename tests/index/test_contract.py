@@ -7,6 +7,7 @@ import pytest
 
 from imgsearch.errors import ModelMismatch
 from imgsearch.index.base import VectorIndex
+from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
 from pipeline.records import ObjectKind
 from tests.index.conftest import DIM, MODEL_ID, IndexFactory, make_corpus
@@ -166,3 +167,17 @@ def test_dimension_of_a_query_is_checked(index: VectorIndex, corpus: list[IndexE
     del corpus
     with pytest.raises(Exception, match=r"(?i)dim"):
         index.search(VectorQuery(vector=np.ones(DIM + 1, np.float32), model_id=MODEL_ID))
+
+
+def test_optimize_keeps_every_answer(index: VectorIndex) -> None:
+    corpus = make_corpus()
+    for start in range(0, len(corpus), 10):  # four writes: four segments on Elasticsearch (refresh per write)
+        index.add(corpus[start : start + 10])
+    queries = [query_for(corpus[n], 1, k=10) for n in (2, 17, 33)]
+    before = [[hit.image_id for hit in index.search(query).hits] for query in queries]
+    assert index.optimize()
+    assert [[hit.image_id for hit in index.search(query).hits] for query in queries] == before
+    assert index.stats().images == len(corpus)
+    if isinstance(index, ElasticsearchIndex):
+        segments = index.client.indices.stats(index=index.alias, metric="segments")["_all"]["primaries"]["segments"]
+        assert segments["count"] == 1

@@ -163,6 +163,9 @@ class EmbeddedIndex(VectorIndex):
             dim=self._meta[1] if self._meta else None,
         )
 
+    def optimize(self) -> str:
+        return "the embedded index keeps one graph: nothing to merge"
+
     def close(self) -> None:
         """Save the graph so the next open needs no replay, then release SQLite and the directory."""
         if self._lock_file.closed:
