@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from imgsearch.settings import Settings
-from imgsearch.starter_models import with_starter_models
+from imgsearch.starter_models import SERVING_SETTINGS, with_starter_models
 from pipeline.config import DetectorConfig, EmbedderConfig, PipelineConfig
 from pipeline.decode import DecodeLimits
 from pipeline.runner import Pipeline
@@ -13,8 +13,8 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     config = _configured(settings)
     if settings.models != "starter":
         return config
-    # The manifest's confidence unless one was set explicitly.
-    return with_starter_models(config, recommended_confidence="detector_confidence" not in settings.model_fields_set)
+    # The manifest's thresholds, except those set explicitly.
+    return with_starter_models(config, recommended=set(SERVING_SETTINGS) - settings.model_fields_set)
 
 
 def _configured(settings: Settings) -> PipelineConfig:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from imgsearch.training.manifest import MANIFEST, STARTER_DIR, read_manifest
 from pipeline.config import EmbedderConfig, PipelineConfig
+
+# Detector thresholds the manifest's "serving" section may recommend (chosen on the train split): setting -> field.
+SERVING_SETTINGS = {"detector_confidence": "confidence", "detector_iou": "iou"}
 
 
 def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
@@ -16,16 +20,17 @@ def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
     return entry
 
 
-def with_starter_models(config: PipelineConfig, recommended_confidence: bool = False) -> PipelineConfig:
+def with_starter_models(config: PipelineConfig, recommended: Collection[str] = ()) -> PipelineConfig:
     """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept).
 
-    `recommended_confidence` also takes the detector confidence the manifest recommends for search, if it has one.
+    `recommended` names settings of SERVING_SETTINGS to take from the manifest's recommendations, where it has them.
     """
     manifest = read_manifest(MANIFEST)
     detector, embedder = _entry(manifest, "detector"), _entry(manifest, "embedder")
-    confidence = config.detector.confidence
-    if recommended_confidence:
-        confidence = float(manifest.get("serving", {}).get("detector_confidence", confidence))
+    serving = manifest.get("serving", {})
+    thresholds = {
+        field: float(serving[key]) for key, field in SERVING_SETTINGS.items() if key in recommended and key in serving
+    }
     return dataclasses.replace(
         config,
         detector=dataclasses.replace(
@@ -33,8 +38,8 @@ def with_starter_models(config: PipelineConfig, recommended_confidence: bool = F
             weights=str(STARTER_DIR / detector["architecture"]),
             checkpoint=STARTER_DIR / detector["file"],
             image_size=int(detector["training"]["image_size"]),
-            confidence=confidence,
             labels=(),
+            **thresholds,
         ),
         embedder=EmbedderConfig(
             model_name=embedder["architecture"],

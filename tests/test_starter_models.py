@@ -88,13 +88,22 @@ def test_eval_on_elasticsearch_and_minio_leaves_nothing_behind(
     assert not [b.name for b in minio.list_buckets() if b.name.startswith("imgsearch-eval-")]
 
 
-def test_starter_preset_uses_the_manifest_confidence_unless_one_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_starter_preset_uses_the_manifest_thresholds_unless_they_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
     from imgsearch.pipeline_factory import pipeline_config
 
     monkeypatch.delenv("IMGSEARCH_DETECTOR_CONFIDENCE", raising=False)
-    recommended = read_manifest(MANIFEST)["serving"]["detector_confidence"]
+    monkeypatch.delenv("IMGSEARCH_DETECTOR_IOU", raising=False)
+    serving = read_manifest(MANIFEST)["serving"]
     starter = pipeline_config(Settings(models="starter"))
-    assert starter.detector.confidence == recommended
+    assert (starter.detector.confidence, starter.detector.iou) == (
+        serving["detector_confidence"],
+        serving["detector_iou"],
+    )
     assert starter.detector.checkpoint == STARTER_DIR / read_manifest(MANIFEST)["detector"]["file"]
-    assert pipeline_config(Settings(models="starter", detector_confidence=0.5)).detector.confidence == 0.5
+    chosen = pipeline_config(Settings(models="starter", detector_confidence=0.5, detector_iou=0.45)).detector
+    assert (chosen.confidence, chosen.iou) == (0.5, 0.45)
+    assert (
+        pipeline_config(Settings(models="starter", detector_iou=0.45)).detector.confidence
+        == serving["detector_confidence"]
+    )
     assert pipeline_config(Settings()).detector.checkpoint is None
