@@ -207,6 +207,7 @@ class JobPublic(BaseModel):
     errors: list[IngestFailure]
     created_at: datetime
     finished_at: datetime | None
+    optimized: str | None = Field(default=None, description="what optimising the index after a large import did")
 
 
 class StatsPublic(BaseModel):

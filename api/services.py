@@ -63,7 +63,7 @@ class AppServices:
             searcher=Searcher(pipeline, index, blobs, expand_by_default=settings.query_expansion),
             runner=ModelRunner(settings.model_workers, settings.model_queue),
             fetcher=UrlFetcher(policy),
-            jobs=JobManager(ingestor),
+            jobs=JobManager(ingestor, optimize_after=settings.optimize_after_import),
         )
 
     def close(self) -> None:

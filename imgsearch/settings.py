@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # Search again with the query averaged with its best match (imgsearch/query_expansion.py): a second kNN
     # search for better recall of other views of the same object. A request can turn it off with `expand`.
     query_expansion: bool = True
+    # A sync job that adds at least this many images runs `imgsearch optimize` after it (0: never).
+    optimize_after_import: int = Field(default=1000, ge=0)
 
     # S3-compatible blob store (MinIO). None selects the filesystem store.
     s3_endpoint: str | None = Field(default=None, description="host:port, without scheme")

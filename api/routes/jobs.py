@@ -27,6 +27,7 @@ def _public(job: Job) -> JobPublic:
         errors=[IngestFailure(source=s, error=ErrorDetail(code=c, message=m)) for s, c, m in job.errors],
         created_at=job.created_at,
         finished_at=job.finished_at,
+        optimized=job.optimized,
     )
 
 

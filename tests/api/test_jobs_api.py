@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from minio import Minio
 
 from imgsearch.maintenance import drop_buckets
-from tests.api.helpers import assert_error
+from tests.api.helpers import assert_error, upload
 from tests.fixtures import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
@@ -50,6 +50,7 @@ def test_sync_ingests_a_prefix_and_is_idempotent(client: TestClient, photo_bucke
     assert started.status_code == 202, started.text
     job = wait_for(client, started.json()["id"])
     assert (job["state"], job["total"], job["done"], job["failed"], job["duplicates"]) == ("done", 4, 4, 1, 0)
+    assert job["optimized"] is None  # 3 images, far below the default threshold
     assert job["errors"][0]["source"] == f"s3://{photo_bucket}/holiday/broken.jpg"
     assert client.get("/api/v1/stats").json()["images"] == 3
 
@@ -65,3 +66,20 @@ def test_sync_errors(client: TestClient) -> None:
     assert_error(client.post("/api/v1/jobs/sync", json={}), 422, "invalid_request")
     assert_error(client.post("/api/v1/jobs/sync", json={"folder": "/etc"}), 422, "invalid_request")
     assert_error(client.get(f"/api/v1/jobs/{'0' * 32}"), 404, "not_found")
+
+
+def test_a_large_enough_sync_optimises_the_index_after_it(api_factory, photo_bucket: str, es) -> None:
+    with api_factory(optimize_after_import=3) as client:
+        assert upload(client, jpeg_bytes(scene(seed=505))).status_code == 201  # a segment of its own
+        small = wait_for(
+            client, client.post("/api/v1/jobs/sync", json={"bucket": photo_bucket, "prefix": "elsewhere/"}).json()["id"]
+        )
+        assert (small["state"], small["optimized"]) == ("done", None)  # one image added: below the threshold
+        job = wait_for(
+            client, client.post("/api/v1/jobs/sync", json={"bucket": photo_bucket, "prefix": "holiday/"}).json()["id"]
+        )
+        assert job["state"] == "done" and "merged into 1" in job["optimized"]
+        alias = client.app.state.services.settings.es_index_alias
+        segments = es.indices.stats(index=alias, metric="segments")["_all"]["primaries"]["segments"]["count"]
+        assert segments == 1
+        assert client.get("/api/v1/stats").json()["images"] == 5

@@ -107,6 +107,7 @@ export interface JobPublic {
   errors: IngestFailure[];
   created_at: string;
   finished_at: string | null;
+  optimized?: string | null; // what optimising the index after a large import did
 }
 
 export interface StatsPublic {
