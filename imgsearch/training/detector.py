@@ -25,7 +25,7 @@ class DetectorTraining:
     seed: int = 0
     n_scenes: int = 1200
     n_val: int = 150
-    epochs: int = 40
+    epochs: int = 60  # validation mAP50-95 still rose at 40 (0.684); 60 gave 0.731 in 47 min on two cores
     image_size: int = 320
     batch: int = 16
     # Scenes of the 153 split train identities only. With the 1,053 train-only identities as well, the same
