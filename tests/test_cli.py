@@ -13,17 +13,21 @@ from imgsearch.storage.base import BlobKind
 from imgsearch.storage.filesystem import FilesystemBlobStore
 
 
-def test_reconcile_removes_an_old_orphan_blob(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def embedded_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings from the environment select the embedded back end, with its files in a temporary folder."""
     for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IMGSEARCH_DATA_DIR", str(tmp_path))
-    blobs = FilesystemBlobStore(tmp_path / "blobs")
+    return tmp_path
+
+
+def test_reconcile_removes_an_old_orphan_blob(embedded_data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blobs = FilesystemBlobStore(embedded_data_dir / "blobs")
     blobs.ensure()
     blobs.put(BlobKind.ORIGINAL, "a" * 64, b"left behind", "image/jpeg")
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
-    orphan = next((tmp_path / "blobs" / "original").rglob("a" * 64))
+    orphan = next((embedded_data_dir / "blobs" / "original").rglob("a" * 64))
     os.utime(orphan, (an_hour_ago, an_hour_ago))
 
     assert main(["reconcile"]) == 0
@@ -39,10 +43,8 @@ def test_a_bad_argument_exits_non_zero_with_a_message(capsys: pytest.CaptureFixt
 
 
 def test_optimize_on_the_embedded_index_says_there_is_nothing_to_merge(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    embedded_data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("IMGSEARCH_DATA_DIR", str(tmp_path))
+    del embedded_data_dir
     assert main(["optimize"]) == 0
     assert capsys.readouterr().out.strip() == "optimize: the embedded index keeps one graph: nothing to merge"
