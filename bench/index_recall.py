@@ -270,9 +270,9 @@ def settle_merges(client: Elasticsearch, alias: str) -> None:
         idle = idle + 1 if merges == 0 else 0
 
 
-def shape_facts(client: Elasticsearch, index: ElasticsearchIndex, prefix: str = "") -> dict[str, str]:
-    segments = client.indices.stats(index=index.alias, metric="segments")["_all"]["primaries"]["segments"]["count"]
-    return {f"{prefix}segments": str(segments), f"{prefix}size MB": f"{index.stats().size_bytes / 1e6:.0f}"}
+def shape_facts(index: ElasticsearchIndex, prefix: str = "") -> dict[str, str]:
+    size_mb = index.stats().size_bytes / 1e6
+    return {f"{prefix}segments": str(index.segment_count()), f"{prefix}size MB": f"{size_mb:.0f}"}
 
 
 @contextmanager
@@ -331,12 +331,12 @@ def bench_es(args: argparse.Namespace, data: Dataset, truth: Truth, console: Con
         with timed(build.facts, "refresh + merges settle s"):
             client.indices.refresh(index=alias)
             settle_merges(client, alias)
-        build.facts |= shape_facts(client, index)
+        build.facts |= shape_facts(index)
         console.print(f"  ES built: {build.facts}")
         rows = es_sweep(client, alias, "as ingested", args, data, truth, meter, console)
         with timed(build.facts, "optimize s"):
             index.optimize()  # what `imgsearch optimize` runs: a force-merge to one segment
-        build.facts |= shape_facts(client, index, "merged ")
+        build.facts |= shape_facts(index, "merged ")
         console.print(f"  ES force-merged: {build.facts}")
         rows += es_sweep(client, alias, "merged", args, data, truth, meter, console)
     finally:

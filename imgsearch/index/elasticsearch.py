@@ -251,15 +251,16 @@ class ElasticsearchIndex(VectorIndex):
         """
         if self.model_id() is None:
             return "no index yet: nothing to optimise"
-        before = self._segment_count()
+        before = self.segment_count()
         started = time.monotonic()
         self.client.options(request_timeout=FORCE_MERGE_TIMEOUT_S).indices.forcemerge(
             index=self.alias, max_num_segments=1
         )
         self.client.indices.refresh(index=self.alias)
-        return f"{before} segments merged into {self._segment_count()} in {time.monotonic() - started:.0f} s"
+        return f"{before} segments merged into {self.segment_count()} in {time.monotonic() - started:.0f} s"
 
-    def _segment_count(self) -> int:
+    def segment_count(self) -> int:
+        """Lucene segments of the primary shard (each one is searched on its own)."""
         stats = self.client.indices.stats(index=self.alias, metric="segments")
         return int(stats["_all"]["primaries"]["segments"]["count"])
 
