@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch import ConnectionError as EsConnectionError
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 from elasticsearch.helpers import streaming_bulk
 
 from imgsearch.errors import InvalidRequest, StorageUnavailable
@@ -31,7 +33,9 @@ from pipeline.records import ObjectKind
 
 SCHEMA_VERSION = 1
 MAX_LABELS_IN_STATS = 1000
-FORCE_MERGE_TIMEOUT_S = 4 * 3600  # 100,000 2048-d vectors merge in about a minute on two cores
+# 100,000 2048-d vectors merge in about a minute on two cores. A merge may also never start: Elasticsearch
+# schedules none while its disk is nearly full (indices.merge.disk.watermark.high), so nobody waits forever.
+FORCE_MERGE_WAIT_S = 1800.0
 
 
 class ElasticsearchIndex(VectorIndex):
@@ -253,11 +257,22 @@ class ElasticsearchIndex(VectorIndex):
             return "no index yet: nothing to optimise"
         before = self.segment_count()
         started = time.monotonic()
-        self.client.options(request_timeout=FORCE_MERGE_TIMEOUT_S).indices.forcemerge(
-            index=self.alias, max_num_segments=1
-        )
+        task = self.client.indices.forcemerge(index=self.alias, max_num_segments=1, wait_for_completion=False)["task"]
+        while not self._task_completed(task):
+            if time.monotonic() - started > FORCE_MERGE_WAIT_S:
+                return (
+                    f"the merge of {before} segments is still running after {FORCE_MERGE_WAIT_S:.0f} s "
+                    f"(task {task}); Elasticsearch starts no merge while its disk is nearly full"
+                )
+            time.sleep(1.0)
         self.client.indices.refresh(index=self.alias)
         return f"{before} segments merged into {self.segment_count()} in {time.monotonic() - started:.0f} s"
+
+    def _task_completed(self, task_id: str) -> bool:
+        # The client marks the task API "technical preview"; it has been in Elasticsearch since 5.0.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+            return bool(self.client.tasks.get(task_id=task_id)["completed"])
 
     def segment_count(self) -> int:
         """Lucene segments of the primary shard (each one is searched on its own)."""
