@@ -13,7 +13,7 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     config = _configured(settings)
     if settings.models != "starter":
         return config
-    # The manifest's thresholds, except those set explicitly.
+    # The manifest's recommended detector settings, except those set explicitly.
     return with_starter_models(config, recommended=set(SERVING_SETTINGS) - settings.model_fields_set)
 
 
@@ -28,6 +28,7 @@ def _configured(settings: Settings) -> PipelineConfig:
             max_objects=settings.detector_max_objects,
             min_box_side=settings.detector_min_box_side,
             labels=tuple(settings.detector_labels),
+            augment=settings.detector_augment,
         ),
         embedder=EmbedderConfig(
             model_name=settings.embedder_model,

@@ -63,7 +63,7 @@ class Searcher:
         """Search with an image that need not be indexed."""
         if options.object is not None and options.box is not None:
             raise InvalidRequest("give either an object or a box, not both")
-        analyzed = self.pipeline.detect([self.pipeline.decode(data)])[0]
+        analyzed = self.pipeline.detect([self.pipeline.decode(data)], for_query=True)[0]
         objects = _detected_objects(analyzed)
         vector, used_box, used_label = self._query_vector(analyzed, objects, options)
         page = self._search(vector, options, exclude_ids)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     detector_max_objects: int = Field(default=20, ge=0)
     detector_min_box_side: float = Field(default=16.0, ge=0)
     detector_labels: list[str] = Field(default_factory=list, description="allow-list; empty keeps every label")
+    detector_augment: Literal["none", "queries", "all"] = Field(
+        default="none", description="test-time augmentation for query images or all images: about 3x detection time"
+    )
 
     # Embedder (timm): pooled features, L2-normalised. See the README for why this default.
     embedder_model: str = "vit_small_patch14_dinov2.lvd142m"

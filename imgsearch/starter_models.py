@@ -9,8 +9,8 @@ from typing import Any
 from imgsearch.training.manifest import MANIFEST, STARTER_DIR, read_manifest
 from pipeline.config import EmbedderConfig, PipelineConfig
 
-# Detector thresholds the manifest's "serving" section may recommend (chosen on the train split): setting -> field.
-SERVING_SETTINGS = {"detector_confidence": "confidence", "detector_iou": "iou"}
+# Detector settings the manifest's "serving" section may recommend (chosen on the train split): setting -> field.
+SERVING_SETTINGS = {"detector_confidence": "confidence", "detector_iou": "iou", "detector_augment": "augment"}
 
 
 def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
@@ -21,16 +21,14 @@ def _entry(manifest: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def with_starter_models(config: PipelineConfig, recommended: Collection[str] = ()) -> PipelineConfig:
-    """`config` with the detector and embedder replaced by the starter models (thresholds and limits kept).
+    """`config` with the detector and embedder replaced by the starter models (settings and limits kept).
 
     `recommended` names settings of SERVING_SETTINGS to take from the manifest's recommendations, where it has them.
     """
     manifest = read_manifest(MANIFEST)
     detector, embedder = _entry(manifest, "detector"), _entry(manifest, "embedder")
     serving = manifest.get("serving", {})
-    thresholds = {
-        field: float(serving[key]) for key, field in SERVING_SETTINGS.items() if key in recommended and key in serving
-    }
+    chosen = {field: serving[key] for key, field in SERVING_SETTINGS.items() if key in recommended and key in serving}
     return dataclasses.replace(
         config,
         detector=dataclasses.replace(
@@ -39,7 +37,7 @@ def with_starter_models(config: PipelineConfig, recommended: Collection[str] = (
             checkpoint=STARTER_DIR / detector["file"],
             image_size=int(detector["training"]["image_size"]),
             labels=(),
-            **thresholds,
+            **chosen,
         ),
         embedder=EmbedderConfig(
             model_name=embedder["architecture"],

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pipeline.decode import DecodeLimits
+
+AugmentMode = Literal["none", "queries", "all"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class DetectorConfig:
     min_box_side: float = 16.0
     labels: tuple[str, ...] = ()
     class_agnostic_nms: bool = True
+    # Ultralytics test-time augmentation (detection also on a flipped and on down-scaled copies, about 3x the time),
+    # for query images only or for every image. Queries often show their object larger than the gallery does.
+    augment: AugmentMode = "none"
 
 
 @dataclass(frozen=True)

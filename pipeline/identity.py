@@ -12,8 +12,8 @@ def model_id(detector: dict[str, Any], embedder: dict[str, Any], pipeline: dict[
     """`<embedder>-<dim>-<hash>`: readable at a glance, and the hash covers every input that shapes a vector.
 
     The inputs are the models' own descriptions (names, weight hashes, preprocessing) and the pipeline's
-    cropping and resizing choices. Detection thresholds are left out on purpose: they change which objects are
-    found, not what a vector means.
+    cropping and resizing choices. Detection thresholds and test-time augmentation are left out on purpose: they
+    change which objects are found, not what a vector means.
     """
     canonical = json.dumps({"detector": detector, "embedder": embedder, "pipeline": pipeline}, sort_keys=True)
     digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]

@@ -29,7 +29,7 @@ WHOLE_IMAGE_LABEL = "image"
 
 class Detector(Protocol):
     def load(self) -> None: ...
-    def predict(self, inputs: list[Image.Image]) -> list[Detections]: ...
+    def predict(self, inputs: list[Image.Image], augment: bool = False) -> list[Detections]: ...
     def describe(self) -> dict[str, Any]: ...
 
 
@@ -101,11 +101,16 @@ class Pipeline:
         with self.stage_timer("decode"):
             return decode_image(data, self.config.limits)
 
-    def detect(self, images: list[DecodedImage]) -> list[AnalyzedImage]:
-        """Detect on the downscaled views in one batch; keep boxes that are big enough, in original pixels."""
+    def detect(self, images: list[DecodedImage], for_query: bool = False) -> list[AnalyzedImage]:
+        """Detect on the downscaled views in one batch; keep boxes that are big enough, in original pixels.
+
+        `for_query`: the images are search queries, which the detector's `augment` mode may treat apart.
+        """
+        mode = self.config.detector.augment
+        augment = mode == "all" or (mode == "queries" and for_query)
         with self.stage_timer("detect"):
             views = [image.model_view() for image in images]
-            detections = self.detector.predict([view.image for view in views]) if views else []
+            detections = self.detector.predict([view.image for view in views], augment=augment) if views else []
         return [self._keep(image, view, found) for image, view, found in zip(images, views, detections, strict=True)]
 
     def _keep(self, image: DecodedImage, view: ModelView, found: Detections) -> AnalyzedImage:

@@ -29,7 +29,13 @@ def test_defaults_select_the_embedded_back_end(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("s3_endpoint", "http://minio:9000"), ("port", 70000), ("es_url", "not a url"), ("es_index_alias", "Has Spaces")],
+    [
+        ("s3_endpoint", "http://minio:9000"),
+        ("port", 70000),
+        ("es_url", "not a url"),
+        ("es_index_alias", "Has Spaces"),
+        ("detector_augment", "sometimes"),
+    ],
 )
 def test_bad_values_are_refused(field: str, value: object) -> None:
     with pytest.raises(ValidationError):

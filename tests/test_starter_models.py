@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -53,6 +54,30 @@ def test_starter_detector_finds_objects_of_identities_it_never_saw(starter_pipel
     assert found / len(truths) >= 0.8, f"{found} of {len(truths)} test-split objects detected"
 
 
+def test_query_augmentation_finds_the_large_objects_of_query_images(starter_pipeline: Pipeline) -> None:
+    # An object query shows its object up to twice as large, relative to the detector's input, as gallery scenes
+    # do; the starter detector never saw objects that large, and the flipped and down-scaled copies bring them back.
+    queries = generate(seed=4242, n_scenes=30, split="test", n_object_queries=30, n_scene_queries=0).queries
+    config = starter_pipeline.config
+    augmenting = Pipeline(
+        dataclasses.replace(config, detector=dataclasses.replace(config.detector, augment="queries")),
+        starter_pipeline.detector,
+        starter_pipeline.embedder,
+    )
+
+    def found_share(pipeline: Pipeline) -> float:
+        found = 0
+        for query in queries:
+            analyzed = pipeline.detect([pipeline.decode(query.jpeg_bytes)], for_query=True)[0]
+            truth = query.composition.visible_box(0)
+            found += any(box_iou(box.tolist(), truth) >= 0.5 for box in analyzed.boxes_xyxy)
+        return found / len(queries)
+
+    plain, augmented = found_share(starter_pipeline), found_share(augmenting)
+    assert augmented >= 0.9, f"query objects found with augmentation: {augmented:.2f}"
+    assert augmented >= plain + 0.1, f"augmentation found {augmented:.2f} of query objects against {plain:.2f}"
+
+
 def test_eval_on_the_embedded_index_ranks_object_search_above_whole_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -88,22 +113,24 @@ def test_eval_on_elasticsearch_and_minio_leaves_nothing_behind(
     assert not [b.name for b in minio.list_buckets() if b.name.startswith("imgsearch-eval-")]
 
 
-def test_starter_preset_uses_the_manifest_thresholds_unless_they_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_starter_preset_uses_the_manifest_recommendations_unless_they_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
     from imgsearch.pipeline_factory import pipeline_config
 
-    monkeypatch.delenv("IMGSEARCH_DETECTOR_CONFIDENCE", raising=False)
-    monkeypatch.delenv("IMGSEARCH_DETECTOR_IOU", raising=False)
+    for name in ("CONFIDENCE", "IOU", "AUGMENT"):
+        monkeypatch.delenv(f"IMGSEARCH_DETECTOR_{name}", raising=False)
     serving = read_manifest(MANIFEST)["serving"]
     starter = pipeline_config(Settings(models="starter"))
-    assert (starter.detector.confidence, starter.detector.iou) == (
+    assert (starter.detector.confidence, starter.detector.iou, starter.detector.augment) == (
         serving["detector_confidence"],
         serving["detector_iou"],
+        serving["detector_augment"],
     )
     assert starter.detector.checkpoint == STARTER_DIR / read_manifest(MANIFEST)["detector"]["file"]
-    chosen = pipeline_config(Settings(models="starter", detector_confidence=0.5, detector_iou=0.45)).detector
-    assert (chosen.confidence, chosen.iou) == (0.5, 0.45)
-    assert (
-        pipeline_config(Settings(models="starter", detector_iou=0.45)).detector.confidence
-        == serving["detector_confidence"]
-    )
+    chosen = pipeline_config(
+        Settings(models="starter", detector_confidence=0.5, detector_iou=0.45, detector_augment="all")
+    ).detector
+    assert (chosen.confidence, chosen.iou, chosen.augment) == (0.5, 0.45, "all")
+    partly = pipeline_config(Settings(models="starter", detector_iou=0.45)).detector
+    assert (partly.confidence, partly.augment) == (serving["detector_confidence"], serving["detector_augment"])
+    assert pipeline_config(Settings()).detector.augment == "none"
     assert pipeline_config(Settings()).detector.checkpoint is None

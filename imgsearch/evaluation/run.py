@@ -76,7 +76,7 @@ def _query_box(query: Query) -> tuple[int, int, int, int]:
 
 def _chosen_object(pipeline: Pipeline, query: Query) -> int | None:
     """The detected query object a user would click: the one overlapping the query identity most, if any."""
-    analyzed = pipeline.detect([pipeline.decode(query.jpeg_bytes)])[0]
+    analyzed = pipeline.detect([pipeline.decode(query.jpeg_bytes)], for_query=True)[0]
     truth = _query_box(query)
     overlaps = [box_iou(box.tolist(), truth) for box in analyzed.boxes_xyxy]
     if not overlaps or max(overlaps) <= 0:

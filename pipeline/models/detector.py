@@ -87,7 +87,15 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
         if names:
             self._yolo.model.names = {int(class_id): name for class_id, name in names.items()}
 
+    def predict(self, inputs: list[Image.Image], augment: bool = False) -> list[Detections]:
+        """Detections per image; `augment` adds ultralytics' test-time augmentation (flips and smaller scales)."""
+        self.load()
+        return self._detect(inputs, augment)
+
     def _predict(self, images: list[Image.Image]) -> list[Detections]:
+        return self._detect(images, augment=False)
+
+    def _detect(self, images: list[Image.Image], augment: bool) -> list[Detections]:
         if not images:
             return []
         # Ultralytics expects numpy images in BGR order, like OpenCV gives them.
@@ -103,6 +111,7 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
                 max_det=self.config.max_objects,
                 classes=self._class_ids,
                 agnostic_nms=self.config.class_agnostic_nms,
+                augment=augment,
                 device=self.device,
                 verbose=False,
             )

@@ -17,13 +17,16 @@ from tests.fixtures import TEST_CONFIG
 class RedDetector:
     """A scripted stand-in for plumbing tests: it 'detects' the bounding box of pure-red pixels."""
 
+    augmented_calls = 0  # calls asked for test-time augmentation (which this stand-in ignores)
+
     def load(self) -> None:
         pass
 
     def describe(self) -> dict[str, Any]:
         return {"detector": "red-pixels"}
 
-    def predict(self, images: list[Image.Image]) -> list[Detections]:
+    def predict(self, images: list[Image.Image], augment: bool = False) -> list[Detections]:
+        self.augmented_calls += augment
         found = []
         for image in images:
             pixels = np.asarray(image).astype(int)

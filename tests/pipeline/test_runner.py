@@ -12,6 +12,7 @@ from pipeline.errors import ImageRejected, RejectCode
 from pipeline.records import ObjectKind
 from pipeline.runner import Pipeline, Processed
 from tests.fixtures import RANDOM_CONFIG, TEST_CONFIG, jpeg_bytes, scene
+from tests.pipeline.conftest import RedDetector
 
 
 def test_every_vector_is_a_float32_unit_vector(pipeline: Pipeline) -> None:
@@ -125,3 +126,20 @@ def test_stream_spares_the_models_what_keep_refuses(pipeline: Pipeline) -> None:
     assert isinstance(results["wanted"], Processed) and results["wanted"].record is not None
     assert isinstance(results["skipped"], Processed) and results["skipped"].record is None
     assert results["skipped"].data == skipped
+
+
+@pytest.mark.parametrize(
+    ("mode", "augmented_for_gallery", "augmented_for_query"),
+    [("none", False, False), ("queries", False, True), ("all", True, True)],
+)
+def test_augment_mode_decides_which_detections_use_test_time_augmentation(
+    pipeline: Pipeline, mode: str, augmented_for_gallery: bool, augmented_for_query: bool
+) -> None:
+    detector = RedDetector()
+    config = replace(TEST_CONFIG, detector=replace(TEST_CONFIG.detector, augment=mode))
+    augmenting = Pipeline(config, detector, pipeline.embedder)
+    photo = augmenting.decode(jpeg_bytes(red_square_photo(320, 240, (40, 40, 120, 120))))
+    augmenting.detect([photo])
+    assert detector.augmented_calls == int(augmented_for_gallery)
+    augmenting.detect([photo], for_query=True)
+    assert detector.augmented_calls == int(augmented_for_gallery) + int(augmented_for_query)
