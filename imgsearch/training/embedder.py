@@ -18,7 +18,7 @@ from imgsearch.training.weights import save_fp16
 @dataclass(frozen=True)
 class EmbedderTraining:
     seed: int = 0
-    n_scenes: int = 6000
+    n_scenes: int = 12000
     crops_per_instance: int = 2
     n_val_scenes: int = 200
     epochs: int = 8
