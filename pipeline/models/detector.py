@@ -90,12 +90,9 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
     def predict(self, inputs: list[Image.Image], augment: bool = False) -> list[Detections]:
         """Detections per image; `augment` adds ultralytics' test-time augmentation (flips and smaller scales)."""
         self.load()
-        return self._detect(inputs, augment)
+        return self._predict(inputs, augment)
 
-    def _predict(self, images: list[Image.Image]) -> list[Detections]:
-        return self._detect(images, augment=False)
-
-    def _detect(self, images: list[Image.Image], augment: bool) -> list[Detections]:
+    def _predict(self, images: list[Image.Image], augment: bool = False) -> list[Detections]:
         if not images:
             return []
         # Ultralytics expects numpy images in BGR order, like OpenCV gives them.
