@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.model_runner import Saturated
-from imgsearch.errors import ImgsearchError, InvalidRequest, ModelMismatch, NotFound, StorageUnavailable
+from imgsearch.errors import BackendUnavailable, ImgsearchError, InvalidRequest, ModelMismatch, NotFound
 from imgsearch.url_fetch import FetchFailed, FetchRefused, FetchTooLarge
 from pipeline.errors import HTTP_STATUS_BY_CODE, ImageRejected
 from pipeline.models.offline import ModelWeightsMissing
@@ -27,7 +27,7 @@ STATUS_BY_ERROR: tuple[tuple[type[ImgsearchError], int], ...] = (
     (FetchFailed, 422),
     (InvalidRequest, 422),
     (Saturated, 503),
-    (StorageUnavailable, 503),
+    (BackendUnavailable, 503),
 )
 
 
@@ -54,7 +54,10 @@ def status_of(error: ImgsearchError) -> int:
 async def _imgsearch_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ImgsearchError)
     status = status_of(error)
-    headers = {"Retry-After": "1"} if status == 503 else None
+    headers = None
+    if status == 503:
+        # How long a client should wait: a store names its own (a node restarting), a full queue clears fast.
+        headers = {"Retry-After": str(getattr(error, "retry_after_s", 1))}
     return error_response(status, error.code, error.message, headers)
 
 

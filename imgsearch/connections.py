@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import certifi
+import urllib3
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 from minio import Minio
@@ -25,18 +27,31 @@ def elasticsearch_client(settings: Settings) -> Elasticsearch:
         request_timeout=settings.es_request_timeout_s,
         retry_on_timeout=True,
         retry_on_status=(429, 502, 503, 504),
-        max_retries=3,
+        max_retries=settings.es_max_retries,
         serializer=OrjsonSerializer(),
     )
 
 
 def minio_client(settings: Settings) -> Minio:
+    """A MinIO client whose requests give up within seconds when the server is down or hangs.
+
+    The SDK's own pool waits up to 5 minutes a read and retries five times with back-off (18 s before a refused
+    connection was reported); ours keeps its retry on 5xx answers but with the settings' bounds.
+    """
     if settings.s3_endpoint is None:
         raise ValueError("IMGSEARCH_S3_ENDPOINT is not set")
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=settings.s3_connect_timeout_s, read=settings.s3_read_timeout_s),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        retries=urllib3.Retry(total=settings.s3_max_retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+    )
     return Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key.get_secret_value(),
         secure=settings.s3_secure,
         region=settings.s3_region,
+        http_client=http,
     )

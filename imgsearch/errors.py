@@ -27,5 +27,15 @@ class InvalidRequest(ImgsearchError):
     code = "invalid_request"
 
 
-class StorageUnavailable(ImgsearchError):
-    code = "storage_unavailable"
+class BackendUnavailable(ImgsearchError):
+    """A store (Elasticsearch, MinIO, the embedded files) did not answer or answered that it cannot serve now.
+
+    The request may or may not have taken effect; retrying it later is safe (ingest is idempotent).
+    """
+
+    code = "backend_unavailable"
+
+    def __init__(self, store: str, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(f"{store} is unavailable: {message}")
+        self.store = store
+        self.retry_after_s = retry_after_s

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     es_username: str | None = None
     es_password: SecretStr | None = None
     es_index_alias: str = Field(default="imgsearch-images", pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    es_request_timeout_s: float = Field(default=30.0, gt=0)
+    # Bounded so a request fails fast (503) when a server hangs: at worst timeout x (1 + retries) seconds.
+    es_request_timeout_s: float = Field(default=10.0, gt=0)
+    es_max_retries: int = Field(default=2, ge=0, le=10)
     num_candidates: int = Field(default=100, ge=1, le=10_000, description="kNN candidates per shard (ES) / ef")
     # Search again with the query averaged with its best match (imgsearch/query_expansion.py): a second kNN
     # search for better recall of other views of the same object. A request can turn it off with `expand`.
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     s3_bucket_originals: str = Field(default="imgsearch-originals", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
     s3_bucket_thumbnails: str = Field(default="imgsearch-thumbnails", pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
+    s3_connect_timeout_s: float = Field(default=3.0, gt=0)
+    s3_read_timeout_s: float = Field(default=20.0, gt=0)
+    s3_max_retries: int = Field(default=2, ge=0, le=10)
 
     # Local state: the embedded back end's files and the model cache.
     data_dir: Path = REPO_ROOT / "var" / "data"
@@ -93,13 +98,18 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(default=None, description="required for writes when set")
     cors_origins: list[str] = Field(default_factory=list)
     max_request_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="a whole request, all files")
+    max_json_bytes: int = Field(default=256 * 1024, gt=0, description="a JSON request body (URLs, search options)")
+    max_header_count: int = Field(default=100, ge=8)
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, description="all request headers together")
     model_workers: int = Field(default=1, ge=1, description="images processed at once by the API")
     model_queue: int = Field(default=8, ge=0, description="requests that may wait; more get 503")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     sync_folders: list[Path] = Field(default_factory=list, description="server folders a sync job may read")
 
     # Fetching images by URL (SSRF-safe: private and loopback addresses are refused).
-    url_fetch_timeout_s: float = Field(default=10.0, gt=0)
+    url_fetch_timeout_s: float = Field(default=10.0, gt=0, description="one URL, redirects included")
+    url_fetch_request_timeout_s: float = Field(default=20.0, gt=0, description="all URLs of one request")
+    url_fetch_concurrency: int = Field(default=8, ge=1, description="URL downloads at once, all requests together")
     url_fetch_allowed_networks: list[str] = Field(
         default_factory=list, description="CIDRs allowed despite being private (for tests and trusted LANs)"
     )

@@ -2,47 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from anyio import to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from imgsearch.connections import elasticsearch_client, minio_client
-from imgsearch.settings import Settings
+from imgsearch.errors import BackendUnavailable
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up (answered on the event loop: no worker thread is needed, however busy they are)."""
     return {"status": "ok"}
 
 
-def _dependency_checks(settings: Settings) -> dict[str, str]:
-    checks: dict[str, str] = {}
-    if settings.uses_elasticsearch:
-        # A short-lived client, closed again: probes run every few seconds and must not leak connection pools.
-        with elasticsearch_client(settings) as client:
-            try:
-                health = client.options(request_timeout=2, max_retries=0).cluster.health()
-                checks["elasticsearch"] = "ok" if health["status"] in ("green", "yellow") else health["status"]
-            except Exception as error:  # noqa: BLE001 (any failure means not ready; say which)
-                checks["elasticsearch"] = type(error).__name__
-    if settings.uses_s3:
-        try:
-            minio_client(settings).list_buckets()
-            checks["s3"] = "ok"
-        except Exception as error:  # noqa: BLE001
-            checks["s3"] = type(error).__name__
-    return checks
+def _check(ping: Callable[[], None]) -> str:
+    try:
+        ping()
+    except BackendUnavailable as error:
+        return error.message
+    return "ok"
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """Models loaded and every configured server (Elasticsearch, MinIO) answering; 503 names what is not."""
+async def readyz(request: Request) -> JSONResponse:
+    """Models loaded and both stores answering; 503 names the store that is not, and why."""
     services = getattr(request.app.state, "services", None)
-    checks = {"models": "ok" if services is not None and services.pipeline.embedder.loaded else "loading"}
-    checks |= _dependency_checks(request.app.state.settings)
+    if services is None:
+        return JSONResponse({"status": "unavailable", "checks": {"models": "loading"}}, status_code=503)
+    checks = {
+        "models": "ok" if services.pipeline.embedder.loaded else "loading",
+        services.index.name: await to_thread.run_sync(_check, services.index.ping),
+        services.blobs.name: await to_thread.run_sync(_check, services.blobs.ping),
+    }
     ready = all(state == "ok" for state in checks.values())
+    headers = None if ready else {"Retry-After": "5"}
     return JSONResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        {"status": "ok" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+        headers=headers,
     )

@@ -23,7 +23,7 @@ async def stats(services: ServicesDep) -> StatsPublic:
         index_size_bytes=found.size_bytes,
         model_id=found.model_id,
         dim=found.dim,
-        backend="elasticsearch" if services.settings.uses_elasticsearch else "embedded",
+        backend=services.index.name,
     )
 
 

@@ -22,7 +22,12 @@ MAX_PAGE = 100
 
 
 class VectorIndex(ABC):
-    """One document per image, its objects nested, each with a unit vector; search returns whole images."""
+    """One document per image, its objects nested, each with a unit vector; search returns whole images.
+
+    Every failure to reach the store is `imgsearch.errors.BackendUnavailable`, naming the store.
+    """
+
+    name: str = "index"
 
     @abstractmethod
     def ensure(self, model_id: str, dim: int) -> None:
@@ -57,6 +62,10 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def stats(self) -> IndexStats: ...
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Return when the index can serve searches and writes; raise `BackendUnavailable` saying why not."""
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or files."""

@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
-from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 from elasticsearch.helpers import streaming_bulk
 
-from imgsearch.errors import InvalidRequest, StorageUnavailable
+from imgsearch.errors import BackendUnavailable, InvalidRequest
 from imgsearch.index import es_documents
 from imgsearch.index.base import VectorIndex
-from imgsearch.index.cursor import decode_cursor, encode_cursor
+from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
+from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
 from imgsearch.index.es_mapping import images_index_body
 from imgsearch.index.types import (
     BrowsePage,
@@ -41,6 +41,8 @@ FORCE_MERGE_WAIT_S = 1800.0
 class ElasticsearchIndex(VectorIndex):
     """Writes go through the alias to a versioned index, so a re-index can build a new one and swap the alias."""
 
+    name = "elasticsearch"
+
     def __init__(
         self,
         client: Elasticsearch,
@@ -59,6 +61,7 @@ class ElasticsearchIndex(VectorIndex):
         self.refresh = refresh
         self._meta: dict[str, Any] | None = None
 
+    @es_call
     def ensure(self, model_id: str, dim: int) -> None:
         if self.model_id() is None:
             self._create(model_id, dim)
@@ -86,17 +89,20 @@ class ElasticsearchIndex(VectorIndex):
             self._meta = next(iter(mappings.values()))["mappings"].get("_meta", {})
         return self._meta
 
+    @es_call
     def model_id(self) -> str | None:
         return self._index_meta().get("model_id")
 
+    @es_call
     def dim(self) -> int | None:
         return self._index_meta().get("dims")
 
+    @es_call
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         for entry in entries:
             self.check_model(entry.document.model_id)
         outcomes: dict[str, WriteOutcome] = {}
-        failures: list[str] = []
+        failures: list[tuple[int, str]] = []
         # op_type "create" makes a repeated id a 409 instead of an overwrite: that is our duplicate signal.
         actions = (
             {
@@ -107,31 +113,33 @@ class ElasticsearchIndex(VectorIndex):
             }
             for entry in entries
         )
-        try:
-            for ok, item in streaming_bulk(
-                self.client,
-                actions,
-                raise_on_error=False,
-                max_retries=3,
-                initial_backoff=1,
-                refresh=self.refresh,
-                # 2048-d vectors as JSON are ~200 kB a document: stay well under ES's indexing-pressure limit.
-                max_chunk_bytes=20 * 1024 * 1024,
-            ):
-                result = item["create"]
-                if ok:
-                    outcomes[result["_id"]] = WriteOutcome.CREATED
-                elif result.get("status") == 409:
-                    # A second copy in the same batch must not hide that the first one was created.
-                    outcomes.setdefault(result["_id"], WriteOutcome.DUPLICATE)
-                else:
-                    failures.append(f"{result['_id']}: {result.get('error')}")
-        except EsConnectionError as error:
-            raise StorageUnavailable(f"Elasticsearch is not reachable: {error}") from error
+        for ok, item in streaming_bulk(
+            self.client,
+            actions,
+            raise_on_error=False,
+            max_retries=3,
+            initial_backoff=1,
+            refresh=self.refresh,
+            # 2048-d vectors as JSON are ~200 kB a document: stay well under ES's indexing-pressure limit.
+            max_chunk_bytes=20 * 1024 * 1024,
+        ):
+            result = item["create"]
+            if ok:
+                outcomes[result["_id"]] = WriteOutcome.CREATED
+            elif result.get("status") == 409:
+                # A second copy in the same batch must not hide that the first one was created.
+                outcomes.setdefault(result["_id"], WriteOutcome.DUPLICATE)
+            else:
+                failures.append((int(result.get("status") or 500), f"{result['_id']}: {result.get('error')}"))
         if failures:
-            raise StorageUnavailable(f"Elasticsearch refused {len(failures)} documents, first: {failures[0]}")
+            status, first = failures[0]
+            message = f"Elasticsearch refused {len(failures)} documents, first: {first}"
+            if status in UNAVAILABLE_STATUSES:
+                raise BackendUnavailable(ELASTICSEARCH, message)
+            raise InvalidRequest(message)
         return outcomes
 
+    @es_call
     def get(self, image_id: str) -> ImageDocument | None:
         try:
             found = self.client.get(index=self.alias, id=image_id, source_excludes=["objects.vector"])
@@ -139,6 +147,7 @@ class ElasticsearchIndex(VectorIndex):
             return None
         return es_documents.from_source(image_id, found["_source"])
 
+    @es_call
     def vectors(self, image_id: str) -> np.ndarray | None:
         try:
             found = self.client.search(
@@ -155,6 +164,7 @@ class ElasticsearchIndex(VectorIndex):
             return None
         return es_documents.vectors_from_fields(hits[0]["fields"])
 
+    @es_call
     def delete(self, image_id: str) -> bool:
         try:
             self.client.delete(index=self.alias, id=image_id, refresh=self.refresh)
@@ -162,8 +172,9 @@ class ElasticsearchIndex(VectorIndex):
             return False
         return True
 
+    @es_call
     def browse(self, cursor: str | None, limit: int) -> BrowsePage:
-        search_after = decode_cursor(cursor) if cursor else None
+        search_after = list(decode_browse_cursor(cursor)) if cursor else None
         found = self.client.search(
             index=self.alias,
             size=limit + 1,
@@ -174,8 +185,9 @@ class ElasticsearchIndex(VectorIndex):
         hits = found["hits"]["hits"]
         images = [es_documents.from_source(hit["_id"], hit["_source"]) for hit in hits[:limit]]
         more = len(hits) > limit
-        return BrowsePage(images, encode_cursor(hits[limit - 1]["sort"]) if more and limit else None)
+        return BrowsePage(images, encode_browse_cursor(*hits[limit - 1]["sort"]) if more and limit else None)
 
+    @es_call
     def search(self, query: VectorQuery) -> SearchPage:
         self.check_query(query)
         wanted = query.offset + query.k + 1  # one extra says whether another page exists
@@ -199,7 +211,7 @@ class ElasticsearchIndex(VectorIndex):
                 index=self.alias, knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"]
             )
         except BadRequestError as error:
-            raise InvalidRequest(f"Elasticsearch refused the query: {_reason(error)}") from error
+            raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
         hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
         more = len(hits) > query.k
         return SearchPage(hits[: query.k], query.offset + query.k if more else None)
@@ -216,6 +228,7 @@ class ElasticsearchIndex(VectorIndex):
         if query.exclude_ids:
             yield {"bool": {"must_not": {"ids": {"values": list(query.exclude_ids)}}}}
 
+    @es_call
     def stats(self) -> IndexStats:
         if self.model_id() is None:
             return IndexStats(images=0, objects=0)
@@ -247,6 +260,7 @@ class ElasticsearchIndex(VectorIndex):
             dim=mappings["_meta"].get("dims"),
         )
 
+    @es_call
     def optimize(self) -> str:
         """Force-merge to one segment: each segment is searched on its own, so one graph is the cheapest to search.
 
@@ -274,19 +288,18 @@ class ElasticsearchIndex(VectorIndex):
             warnings.simplefilter("ignore", GeneralAvailabilityWarning)
             return bool(self.client.tasks.get(task_id=task_id)["completed"])
 
+    @es_call
     def segment_count(self) -> int:
         """Lucene segments of the primary shard (each one is searched on its own)."""
         stats = self.client.indices.stats(index=self.alias, metric="segments")
         return int(stats["_all"]["primaries"]["segments"]["count"])
 
+    @es_call
+    def ping(self) -> None:
+        health = self.client.options(request_timeout=2, max_retries=0).cluster.health()
+        if health["status"] not in ("green", "yellow"):
+            raise BackendUnavailable(ELASTICSEARCH, f"the cluster is {health['status']}")
+
     def close(self) -> None:
         if self.owns_client:
             self.client.close()
-
-
-def _reason(error: ApiError) -> str:
-    """The innermost reason Elasticsearch gives, without the request echo."""
-    info = error.info if isinstance(error.info, dict) else {}
-    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
-    cause = causes[0] if isinstance(causes[0], dict) else {}
-    return str(cause.get("reason") or error.message)

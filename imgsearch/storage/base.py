@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 
+from imgsearch.ids import check_image_id
+
 
 class BlobKind(StrEnum):
     ORIGINAL = "original"
@@ -14,11 +16,19 @@ class BlobKind(StrEnum):
 
 
 def blob_key(image_id: str) -> str:
-    """`ab/abcdef…`: a two-character fan-out keeps directory listings short on the filesystem store."""
+    """`ab/abcdef…`: a two-character fan-out keeps directory listings short on the filesystem store.
+
+    Only well-formed ids become keys: `..`, `/` or a 600-character id never reach a path or a bucket.
+    """
+    check_image_id(image_id)
     return f"{image_id[:2]}/{image_id}"
 
 
 class BlobStore(ABC):
+    """Every failure to reach the store is `imgsearch.errors.BackendUnavailable`, naming the store."""
+
+    name: str = "blobs"
+
     @abstractmethod
     def ensure(self) -> None:
         """Create buckets or folders that are missing."""
@@ -41,3 +51,7 @@ class BlobStore(ABC):
     @abstractmethod
     def list_ids(self, kind: BlobKind) -> Iterator[tuple[str, datetime]]:
         """Every stored image id of this kind with its last-modified time (for `reconcile`)."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Return when the store can serve reads and writes; raise `BackendUnavailable` saying why not."""

@@ -2,30 +2,55 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
-from imgsearch.errors import NotFound
+from imgsearch.errors import BackendUnavailable, NotFound
 from imgsearch.storage.base import BlobKind, BlobStore, blob_key
+
+BLOB_FOLDER = "the blob folder"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _filesystem_call(method: Callable[P, R]) -> Callable[P, R]:
+    """A folder that is gone, read-only, full or unmounted is an outage of the store, not a bug."""
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except OSError as error:
+            raise BackendUnavailable(BLOB_FOLDER, f"{type(error).__name__} ({error.strerror})") from error
+
+    return translated
 
 
 class FilesystemBlobStore(BlobStore):
+    name = "filesystem"
+
     def __init__(self, root: Path) -> None:
         self.root = root
 
     def _path(self, kind: BlobKind, image_id: str) -> Path:
         return self.root / kind.value / blob_key(image_id)
 
+    @_filesystem_call
     def ensure(self) -> None:
         for kind in BlobKind:
             (self.root / kind.value).mkdir(parents=True, exist_ok=True)
 
+    @_filesystem_call
     def put(self, kind: BlobKind, image_id: str, data: bytes, content_type: str) -> None:
         target = self._path(kind, image_id)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # Only the fan-out folder: a missing root (an unmounted disk) is an outage, not a folder to create.
+        target.parent.mkdir(exist_ok=True)
         # A crash mid-write must never leave a half file under the final name.
         handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
@@ -38,19 +63,38 @@ class FilesystemBlobStore(BlobStore):
             Path(temp_name).unlink(missing_ok=True)
             raise
 
+    @_filesystem_call
     def get(self, kind: BlobKind, image_id: str) -> bytes:
         try:
             return self._path(kind, image_id).read_bytes()
         except FileNotFoundError:
+            if not (self.root / kind.value).is_dir():
+                raise BackendUnavailable(BLOB_FOLDER, f"{self.root / kind.value} is missing") from None
             raise NotFound(f"no {kind.value} stored for image {image_id}") from None
 
+    @_filesystem_call
     def delete(self, kind: BlobKind, image_id: str) -> None:
         self._path(kind, image_id).unlink(missing_ok=True)
 
+    @_filesystem_call
     def exists(self, kind: BlobKind, image_id: str) -> bool:
         return self._path(kind, image_id).is_file()
 
+    @_filesystem_call
     def list_ids(self, kind: BlobKind) -> Iterator[tuple[str, datetime]]:
-        for path in (self.root / kind.value).glob("*/*"):
+        folder = self.root / kind.value
+        if not folder.is_dir():
+            raise BackendUnavailable(BLOB_FOLDER, f"{folder} is not a folder")
+        return self._listed(folder)
+
+    @staticmethod
+    def _listed(folder: Path) -> Iterator[tuple[str, datetime]]:
+        for path in folder.glob("*/*"):
             if path.is_file() and not path.name.startswith(".tmp-"):
                 yield path.name, datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+    def ping(self) -> None:
+        for kind in BlobKind:
+            folder = self.root / kind.value
+            if not folder.is_dir() or not os.access(folder, os.W_OK):
+                raise BackendUnavailable(BLOB_FOLDER, f"{folder} is not a writable folder")

@@ -2,24 +2,72 @@
 
 from __future__ import annotations
 
+import functools
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import ParamSpec, TypeVar
 
+import urllib3
 from minio import Minio
-from minio.error import S3Error
+from minio.error import InvalidResponseError, S3Error, ServerError
 
-from imgsearch.errors import NotFound
+from imgsearch.errors import BackendUnavailable, NotFound
 from imgsearch.storage.base import BlobKind, BlobStore, blob_key
 
+MINIO = "MinIO"
 MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
+# S3 errors that say "not now" rather than "not so": a server starting, throttling or short of quorum.
+UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "XMinioServerNotInitialized"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+_CLIENT_ERRORS = (S3Error, ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError)
+
+
+def _unavailable(error: Exception) -> BackendUnavailable | None:
+    """The outage an SDK error means: connection failures, time-outs, 5xx answers; None for other answers."""
+    if isinstance(error, S3Error):
+        status = getattr(error.response, "status", 0) or 0
+        if error.code in UNAVAILABLE_CODES or status >= 500:
+            return BackendUnavailable(MINIO, f"{error.code} (HTTP {status})")
+        return None
+    # The class name only: urllib3's messages repeat the request URL.
+    return BackendUnavailable(MINIO, f"no answer ({type(error).__name__})")
+
+
+@contextmanager
+def minio_outages() -> Iterator[None]:
+    """Inside: any SDK call whose failure means MinIO is down raises `BackendUnavailable` instead."""
+    try:
+        yield
+    except _CLIENT_ERRORS as error:
+        outage = _unavailable(error)
+        if outage is None:
+            raise
+        raise outage from error
+
+
+def _minio_call(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        with minio_outages():
+            return method(*args, **kwargs)
+
+    return translated
 
 
 class MinioBlobStore(BlobStore):
+    name = "minio"
+
     def __init__(self, client: Minio, buckets: dict[BlobKind, str]) -> None:
         self.client = client
         self.buckets = buckets
 
+    @_minio_call
     def ensure(self) -> None:
         for bucket in self.buckets.values():
             if not self.client.bucket_exists(bucket):
@@ -30,11 +78,13 @@ class MinioBlobStore(BlobStore):
                     if error.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
                         raise
 
+    @_minio_call
     def put(self, kind: BlobKind, image_id: str, data: bytes, content_type: str) -> None:
         self.client.put_object(
             self.buckets[kind], blob_key(image_id), io.BytesIO(data), len(data), content_type=content_type
         )
 
+    @_minio_call
     def get(self, kind: BlobKind, image_id: str) -> bytes:
         try:
             response = self.client.get_object(self.buckets[kind], blob_key(image_id))
@@ -48,10 +98,12 @@ class MinioBlobStore(BlobStore):
             response.close()
             response.release_conn()
 
+    @_minio_call
     def delete(self, kind: BlobKind, image_id: str) -> None:
         # S3 deletes are idempotent: removing a missing key succeeds.
         self.client.remove_object(self.buckets[kind], blob_key(image_id))
 
+    @_minio_call
     def exists(self, kind: BlobKind, image_id: str) -> bool:
         try:
             self.client.stat_object(self.buckets[kind], blob_key(image_id))
@@ -62,8 +114,15 @@ class MinioBlobStore(BlobStore):
         return True
 
     def list_ids(self, kind: BlobKind) -> Iterator[tuple[str, datetime]]:
-        for item in self.client.list_objects(self.buckets[kind], recursive=True):
-            if item.object_name is None:
-                continue
-            modified = item.last_modified or datetime.now(UTC)
-            yield item.object_name.rsplit("/", 1)[-1], modified
+        with minio_outages():
+            for item in self.client.list_objects(self.buckets[kind], recursive=True):
+                if item.object_name is None:
+                    continue
+                modified = item.last_modified or datetime.now(UTC)
+                yield item.object_name.rsplit("/", 1)[-1], modified
+
+    @_minio_call
+    def ping(self) -> None:
+        for bucket in self.buckets.values():
+            if not self.client.bucket_exists(bucket):
+                raise BackendUnavailable(MINIO, f"the bucket {bucket} is missing")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from imgsearch.errors import ModelMismatch
+from imgsearch.errors import InvalidRequest, ModelMismatch
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
@@ -165,7 +165,7 @@ def test_a_restart_keeps_the_data(open_index: IndexFactory, index: VectorIndex, 
 
 def test_dimension_of_a_query_is_checked(index: VectorIndex, corpus: list[IndexEntry]) -> None:
     del corpus
-    with pytest.raises(Exception, match=r"(?i)dim"):
+    with pytest.raises(InvalidRequest, match=r"(?i)dim"):
         index.search(VectorQuery(vector=np.ones(DIM + 1, np.float32), model_id=MODEL_ID))
 
 

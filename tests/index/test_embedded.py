@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imgsearch.errors import InvalidRequest, ModelMismatch, StorageUnavailable
+from imgsearch.errors import BackendUnavailable, InvalidRequest, ModelMismatch
 from imgsearch.index.embedded import ANN_FILE, ANN_STATE_FILE, EmbeddedIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, SearchPage, StoredObject, VectorQuery, WriteOutcome
 from pipeline.records import Box, ObjectKind
@@ -37,17 +37,22 @@ def unit_rows(rng: np.random.Generator, count: int, dim: int = DIM) -> np.ndarra
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+def image_id(number: int) -> str:
+    """A well-formed id (64 hex digits, as a sha256 is) that shows its number: 0007eeee…"""
+    return f"{number:04d}".ljust(64, "e")
+
+
 def make_entry(
     rng: np.random.Generator, number: int, detected: int = 3, model: str = MODEL, dim: int = DIM
 ) -> IndexEntry:
-    """Image `img-NNNN`: object 0 the whole 640x480 image, then `detected` boxes with labels from LABELS."""
+    """Image `image_id(number)`: object 0 the whole 640x480 image, then `detected` boxes with labels from LABELS."""
     objects = [StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
     for index in range(1, detected + 1):
         x1, y1 = (float(v) for v in rng.integers(0, 400, 2))
         label = LABELS[int(rng.integers(len(LABELS)))]
         objects.append(StoredObject(index, ObjectKind.OBJECT, label, 0.8, Box(x1, y1, x1 + 50 + index, y1 + 60)))
     document = ImageDocument(
-        image_id=f"img-{number:04d}",
+        image_id=image_id(number),
         width=640,
         height=480,
         content_type="image/jpeg",
@@ -167,7 +172,7 @@ def test_matches_per_image_caps_the_matches(index: EmbeddedIndex) -> None:
         {"kinds": (ObjectKind.IMAGE,)},
         {"kinds": (ObjectKind.OBJECT, ObjectKind.IMAGE), "labels": ("image",)},
         {"min_similarity": 0.3},
-        {"exclude_ids": ("img-0001", "img-0002", "img-0003")},
+        {"exclude_ids": (image_id(1), image_id(2), image_id(3))},
     ],
 )
 def test_filters_hold_and_nothing_that_passes_is_missed(exact_index: EmbeddedIndex, filters: dict) -> None:
@@ -241,9 +246,9 @@ def test_a_repeated_image_is_reported_as_duplicate_and_stored_once(index: Embedd
     assert set(index.add(entries).values()) == {WriteOutcome.CREATED}
     again = make_entries(seed=99, count=6)  # same ids, other vectors: the stored ones must stay
     outcomes = index.add([*again, again[5]])
-    assert outcomes == {f"img-{n:04d}": WriteOutcome.DUPLICATE for n in range(5)} | {"img-0005": WriteOutcome.CREATED}
+    assert outcomes == {image_id(n): WriteOutcome.DUPLICATE for n in range(5)} | {image_id(5): WriteOutcome.CREATED}
     assert index.stats().images == 6
-    np.testing.assert_array_equal(index.vectors("img-0000"), entries[0].vectors)
+    np.testing.assert_array_equal(index.vectors(image_id(0)), entries[0].vectors)
     objects = sum(len(e.document.objects) - 1 for e in [*entries, again[5]])
     assert index.stats().objects == objects
 
@@ -340,7 +345,8 @@ def start_and_crash(data_dir: Path, writes: str, save_interval_s: float) -> subp
         "import os\n"
         "from pathlib import Path\n"
         "import numpy as np\n"
-        "from tests.index.test_embedded import EXACT_DTYPE, DIM, MODEL, EmbeddedIndex, make_entry, make_entries\n"
+        "from tests.index.test_embedded import EXACT_DTYPE, DIM, MODEL, EmbeddedIndex\n"
+        "from tests.index.test_embedded import image_id, make_entry, make_entries\n"
         f"index = EmbeddedIndex(Path({str(data_dir)!r}), dtype=EXACT_DTYPE, save_interval_s={save_interval_s})\n"
         "index.ensure(MODEL, DIM)\n"
         f"{writes}\n"
@@ -412,7 +418,7 @@ ENDLESS_WRITES = """
 rng = np.random.default_rng(0)
 for number in range(0, 10**9, 4):
     index.add([make_entry(rng, number + offset) for offset in range(4)])
-    index.delete(f"img-{number // 2:04d}")
+    index.delete(image_id(number // 2))
     print("wrote", flush=True)
 """
 
@@ -444,7 +450,7 @@ def test_a_process_killed_while_writing_comes_back_with_exactly_the_committed_da
 
 
 def test_one_index_directory_has_one_owner_at_a_time(index: EmbeddedIndex) -> None:
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(BackendUnavailable):
         EmbeddedIndex(index.data_dir)
     index.close()
     index.close()  # closing twice is harmless

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-from imgsearch.errors import InvalidRequest, ModelMismatch
+from imgsearch.errors import BackendUnavailable, ModelMismatch
 from imgsearch.index.base import VectorIndex
-from imgsearch.index.cursor import decode_cursor, encode_cursor
+from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.embedded.graph import Graph, GraphSettings
 from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE
 from imgsearch.index.embedded.locks import own_directory
@@ -26,6 +29,23 @@ from imgsearch.index.types import (
 )
 
 UNIT_NORM_TOLERANCE = 1e-3
+EMBEDDED_INDEX = "the embedded index"
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _embedded_call(method: Callable[P, R]) -> Callable[P, R]:
+    """A locked, full, read-only or vanished database or graph file is an outage of the store, not a bug."""
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (sqlite3.OperationalError, OSError) as error:
+            raise BackendUnavailable(EMBEDDED_INDEX, f"{type(error).__name__}: {error}") from error
+
+    return translated
 
 
 class EmbeddedIndex(VectorIndex):
@@ -36,6 +56,8 @@ class EmbeddedIndex(VectorIndex):
     that many objects, which also widens the beam to it, as Elasticsearch's per-shard candidates do. The graph
     file is saved at most every `save_interval_s` seconds (never taking over a tenth of the time) and on `close`.
     """
+
+    name = "embedded"
 
     def __init__(
         self,
@@ -63,6 +85,7 @@ class EmbeddedIndex(VectorIndex):
             self._graph.recover(meta.dim, meta.generation)
             self._graph.save()
 
+    @_embedded_call
     def ensure(self, model_id: str, dim: int) -> None:
         with self._graph.lock.writing():
             if self._meta is None:
@@ -80,6 +103,13 @@ class EmbeddedIndex(VectorIndex):
     def model_id(self) -> str | None:
         return self._meta[0] if self._meta else None
 
+    def dim(self) -> int | None:
+        return self._meta[1] if self._meta else None
+
+    @_embedded_call
+    def ping(self) -> None:
+        self._store.image_count()
+
     def _validated_vectors(self, entry: IndexEntry) -> np.ndarray:
         assert self._meta is not None
         document = entry.document
@@ -93,6 +123,7 @@ class EmbeddedIndex(VectorIndex):
             raise ValueError(f"image {document.image_id}: vectors must be L2-normalised (norms {norms.round(3)})")
         return vectors
 
+    @_embedded_call
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         if self._meta is None:
             raise RuntimeError("call ensure(model_id, dim) before adding images")
@@ -105,9 +136,11 @@ class EmbeddedIndex(VectorIndex):
         self._graph.save_if_due()
         return added.outcomes
 
+    @_embedded_call
     def get(self, image_id: str) -> ImageDocument | None:
         return self._store.get(image_id)
 
+    @_embedded_call
     def vectors(self, image_id: str) -> np.ndarray | None:
         if self._meta is None:
             return None
@@ -116,6 +149,7 @@ class EmbeddedIndex(VectorIndex):
             return None
         return np.stack(vectors) if vectors else np.empty((0, self._meta[1]), dtype=np.float32)
 
+    @_embedded_call
     def delete(self, image_id: str) -> bool:
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
@@ -126,29 +160,25 @@ class EmbeddedIndex(VectorIndex):
         self._graph.save_if_due()
         return True
 
+    @_embedded_call
     def browse(self, cursor: str | None, limit: int) -> BrowsePage:
         if limit <= 0:
             return BrowsePage([], None)
-        after = (2**63 - 1, "")
-        if cursor:
-            position = decode_cursor(cursor)
-            if not (isinstance(position, list) and len(position) == 2 and isinstance(position[0], int)):
-                raise InvalidRequest("the cursor is not one this server handed out")
-            after = (position[0], str(position[1]))
+        after = decode_browse_cursor(cursor) if cursor else (2**63 - 1, "")
         documents, last = self._store.newest(after, limit)
-        return BrowsePage(documents, encode_cursor(list(last)) if last is not None else None)
+        return BrowsePage(documents, encode_browse_cursor(*last) if last is not None else None)
 
+    @_embedded_call
     def search(self, query: VectorQuery) -> SearchPage:
-        self.check_model(query.model_id)
+        self.check_query(query)
         query_vector = np.asarray(query.vector, dtype=np.float32)
-        if self._meta is not None and query_vector.shape != (self._meta[1],):
-            raise ValueError(f"the query vector has shape {query_vector.shape}, the index holds dim {self._meta[1]}")
         with self._graph.lock.reading():  # no write commits in between: the page's images are all still there
             ann = self._graph.ann
             if ann is None or len(ann) == 0:
                 return SearchPage([], None)
             return search_page(ann, self._store, query, query_vector)
 
+    @_embedded_call
     def stats(self) -> IndexStats:
         images = self._store.image_count()
         labels = self._store.object_label_counts()

@@ -9,20 +9,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from imgsearch.errors import StorageUnavailable
+from imgsearch.errors import BackendUnavailable
 
 LOCK_FILE = "index.lock"
 
 
 def own_directory(data_dir: Path) -> TextIO:
-    """Hold the directory's lock file for this process; `StorageUnavailable` if another process holds it."""
+    """Hold the directory's lock file for this process; `BackendUnavailable` if another process holds it."""
     # Two processes would each hold a graph missing the other's writes: one owner at a time.
     lock_file = (data_dir / LOCK_FILE).open("a")
     try:
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError as error:
         lock_file.close()
-        raise StorageUnavailable(f"the index in {data_dir} is open elsewhere: close that first") from error
+        raise BackendUnavailable(
+            "the embedded index", f"{data_dir} is open in another process: close that first"
+        ) from error
     return lock_file
 
 

@@ -1,0 +1,54 @@
+"""Elasticsearch failures as domain errors: an outage is `BackendUnavailable`, never a client library exception."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from elastic_transport import ConnectionError as EsConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError
+
+from imgsearch.errors import BackendUnavailable
+
+ELASTICSEARCH = "Elasticsearch"
+# 429: a full write or search queue; 5xx: a node that is starting, recovering shards, or has none for the index.
+UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reason(error: ApiError) -> str:
+    """The innermost reason Elasticsearch gives, without the request echo."""
+    info = error.info if isinstance(error.info, dict) else {}
+    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
+    cause = causes[0] if isinstance(causes[0], dict) else {}
+    return str(cause.get("reason") or error.message)
+
+
+def unavailable(error: Exception) -> BackendUnavailable | None:
+    """The outage this error means, or None when it is an answer about the request itself."""
+    if isinstance(error, EsConnectionError | ConnectionTimeout):
+        # The class name only: the message repeats the node URL, which may carry credentials.
+        return BackendUnavailable(ELASTICSEARCH, f"no answer ({type(error).__name__})")
+    if isinstance(error, ApiError) and error.status_code in UNAVAILABLE_STATUSES:
+        return BackendUnavailable(ELASTICSEARCH, f"HTTP {error.status_code}: {reason(error)}")
+    return None
+
+
+def es_call(method: Callable[P, R]) -> Callable[P, R]:
+    """Run one index operation; connection failures, time-outs and 429/5xx answers become `BackendUnavailable`."""
+
+    @functools.wraps(method)
+    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except (EsConnectionError, ConnectionTimeout, ApiError) as error:
+            outage = unavailable(error)
+            if outage is None:
+                raise
+            raise outage from error
+
+    return translated
