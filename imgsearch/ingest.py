@@ -1,4 +1,10 @@
-"""Ingest: bytes → pipeline → blobs first, document second; never a blob without its document or the reverse."""
+"""Ingest: bytes → pipeline → blobs first, document second.
+
+The invariant: an image the API ever called stored keeps its bytes. Blobs are content-addressed and written before
+the document, and ingest never deletes one: a document write that fails or goes unanswered may still have happened
+(Elasticsearch can commit a bulk request and die before it answers), and another request may be storing the same
+bytes at the same moment. A blob left without a document is removed by `imgsearch reconcile` after its grace period.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imgsearch.errors import BackendUnavailable
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, WriteOutcome
 from imgsearch.metrics import timed
@@ -38,7 +45,10 @@ class Ingestor:
         if existing is not None:
             return IngestResult(existing, duplicate=True)
         record = self.pipeline.records(self.pipeline.detect([decoded]))[0]
-        return self._store([_NewImage(source, data, decoded, record)], tags)[0]
+        result = self._store([_NewImage(source, data, decoded, record)], tags)[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
     def ingest_many(
         self, sources: Iterable[tuple[str, Callable[[], bytes]]], tags: tuple[str, ...] = (), batch_size: int = 8
@@ -77,7 +87,7 @@ class Ingestor:
         stored: dict[str, IngestResult | Exception]
         try:
             stored = dict(zip(first_position, self._store(new, tags), strict=True)) if new else {}
-        except Exception as error:  # noqa: BLE001 (the whole batch failed: every new image reports it)
+        except Exception as error:  # noqa: BLE001 (a blob write failed or the model is refused: the whole batch)
             stored = dict.fromkeys(first_position, error)
         for position, (name, item) in enumerate(pending):
             if isinstance(item, Exception):
@@ -99,39 +109,45 @@ class Ingestor:
             return RuntimeError(f"image {decoded.image_id} was deleted while being ingested")
         return IngestResult(existing, duplicate=True)
 
-    def _store(self, images: list[_NewImage], tags: tuple[str, ...]) -> list[IngestResult]:
-        """Blobs first, then one bulk document write; on failure the new blobs are removed again."""
+    def _store(self, images: list[_NewImage], tags: tuple[str, ...]) -> list[IngestResult | Exception]:
+        """Blobs first, then one bulk document write; a failed write is judged by what the index holds after it."""
         now = datetime.now(UTC)
         entries = [IndexEntry.from_record(image.record, image.source, now, tags) for image in images]
-        written: list[str] = []
+        for entry in entries:
+            self.index.check_model(entry.document.model_id)  # a refusal known before anything is written
+        for image in images:
+            image_id = image.record.image_id
+            thumbnail = make_thumbnail(image.decoded.image)
+            with timed("storage"):
+                self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
+                self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
         try:
-            for image in images:
-                image_id = image.record.image_id
-                written.append(image_id)
-                thumbnail = make_thumbnail(image.decoded.image)
-                with timed("storage"):
-                    self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
-                    self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
             with timed("storage"):
                 outcomes = self.index.add(entries)
-        except BaseException:
-            self._remove_blobs(written)
-            raise
+        except Exception as error:  # noqa: BLE001 (whatever failed, the write may have happened: look)
+            return [self._after_failed_write(entry, error) for entry in entries]
         return [self._result(entry, outcomes.get(entry.document.image_id)) for entry in entries]
+
+    def _after_failed_write(self, entry: IndexEntry, error: Exception) -> IngestResult | Exception:
+        """The document is there (written before the answer was lost, or by another request), or the error stands.
+
+        Either way the blobs stay: when the index cannot be asked, nobody can know that they are not needed.
+        """
+        try:
+            found = self.index.get(entry.document.image_id)
+        except BackendUnavailable:
+            found = None
+        if found is None:
+            log.warning("document write failed; blobs kept for reconcile", extra={"image_id": entry.document.image_id})
+            return error
+        ours = (found.source, found.created_at) == (entry.document.source, entry.document.created_at)
+        return IngestResult(found, duplicate=not ours)
 
     def _result(self, entry: IndexEntry, outcome: WriteOutcome | None) -> IngestResult:
         if outcome is WriteOutcome.DUPLICATE:
             # Another request stored the same bytes first; the blobs are shared (content-addressed).
             return IngestResult(self.index.get(entry.document.image_id) or entry.document, duplicate=True)
         return IngestResult(entry.document, duplicate=False)
-
-    def _remove_blobs(self, image_ids: list[str]) -> None:
-        for image_id in image_ids:
-            for kind in BlobKind:
-                try:
-                    self.blobs.delete(kind, image_id)
-                except Exception:  # noqa: BLE001 (best effort; `imgsearch reconcile` removes what is left)
-                    log.warning("could not remove the %s of %s after a failed write", kind.value, image_id)
 
 
 @dataclass(frozen=True)
