@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, HeaderLimitMiddleware, RequestContextMiddleware
 from api.routes import health, images, jobs, search, stats
 from api.services import AppServices
 from imgsearch import __version__
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: a request with an oversized head is refused before anything else looks at it.
+    app.add_middleware(HeaderLimitMiddleware, max_count=settings.max_header_count, max_bytes=settings.max_header_bytes)
     if (FRONTEND_DIST / "index.html").is_file():
         app.mount("/", StaticFiles(directory=FRONTEND_DIST, html=True), name="frontend")
     return app

@@ -1,4 +1,4 @@
-"""ASGI middleware: a request id and one JSON access-log line per request, and a cap on request body size."""
+"""ASGI middleware: a request id and one JSON access-log line per request, caps on header and body sizes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from imgsearch.metrics import REQUESTS
 access_log = logging.getLogger("imgsearch.access")
 REQUEST_ID_HEADER = "x-request-id"
 SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Where a route lowers the body limit for its own request (api/body.py); the middleware reads it per chunk.
+BODY_LIMIT_STATE = "max_body_bytes"
 
 
 class RequestContextMiddleware:
@@ -59,8 +61,31 @@ class RequestContextMiddleware:
             )
 
 
+class HeaderLimitMiddleware:
+    """Refuses a request with more than `max_count` headers or `max_bytes` of them (431), before any route.
+
+    The HTTP server has its own, larger cap on the whole request head (`imgsearch serve` sets it for h11).
+    """
+
+    def __init__(self, app: ASGIApp, max_count: int, max_bytes: int) -> None:
+        self.app = app
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            size = sum(len(name) + len(value) for name, value in headers)
+            if len(headers) > self.max_count or size > self.max_bytes:
+                message = f"{len(headers)} headers of {size} bytes; at most {self.max_count} and {self.max_bytes}"
+                await error_response(431, "headers_too_large", message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
-    """Refuses bodies over `max_bytes`: at once by Content-Length, else as soon as the stream passes it."""
+    """Refuses bodies over `max_bytes` (or the lower limit a route set): at once by Content-Length, else as soon
+    as the stream passes it."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -72,7 +97,7 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            response = error_response(413, "too_many_bytes", self._message())
+            response = error_response(413, "too_many_bytes", too_large_message(self.max_bytes))
             await response(scope, receive, send)
             return
         received = 0
@@ -82,11 +107,13 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise PayloadTooLarge(self._message())
+                limit = scope.get("state", {}).get(BODY_LIMIT_STATE, self.max_bytes)
+                if received > limit:
+                    raise PayloadTooLarge(too_large_message(limit))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _message(self) -> str:
-        return f"the request body is larger than the {self.max_bytes} bytes allowed"
+
+def too_large_message(max_bytes: int) -> str:
+    return f"the request body is larger than the {max_bytes} bytes allowed here"

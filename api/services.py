@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from api.model_runner import ModelRunner
+from api.url_downloads import UrlDownloads
 from imgsearch.backends import build_blob_store, build_index
 from imgsearch.errors import ModelMismatch
 from imgsearch.index.base import VectorIndex
@@ -31,7 +32,7 @@ class AppServices:
     ingestor: Ingestor
     searcher: Searcher
     runner: ModelRunner
-    fetcher: UrlFetcher
+    downloads: UrlDownloads
     jobs: JobManager
 
     @classmethod
@@ -62,11 +63,14 @@ class AppServices:
             ingestor=ingestor,
             searcher=Searcher(pipeline, index, blobs, expand_by_default=settings.query_expansion),
             runner=ModelRunner(settings.model_workers, settings.model_queue),
-            fetcher=UrlFetcher(policy),
+            downloads=UrlDownloads(
+                UrlFetcher(policy), settings.url_fetch_concurrency, settings.url_fetch_request_timeout_s
+            ),
             jobs=JobManager(ingestor, optimize_after=settings.optimize_after_import),
         )
 
     def close(self) -> None:
         self.jobs.stop()
         self.runner.shutdown()
+        self.downloads.fetcher.close()
         self.index.close()

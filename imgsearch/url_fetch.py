@@ -197,7 +197,7 @@ class _VettedBackend(httpcore.SyncBackend):
     def _lookup(self, host: str, port: int) -> list[str]:
         try:
             addresses = self._resolve(host, port)
-        except OSError as exc:
+        except (OSError, UnicodeError) as exc:  # UnicodeError: the IDNA codec refuses the name (a 64+ label)
             raise FetchFailed(f"could not resolve {host}") from exc
         if not addresses:
             raise FetchFailed(f"could not resolve {host}")
@@ -287,7 +287,7 @@ def _checked_url(url: str | httpx.URL) -> httpx.URL:
     """Parse with the same parser the request will use, and refuse what no hop may use."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise FetchRefused("not a valid URL") from exc
     if parsed.scheme not in _SCHEMES:
         raise FetchRefused(f"only http and https URLs can be fetched, not {parsed.scheme or 'a relative URL'}")
@@ -346,25 +346,38 @@ class UrlFetcher:
             headers={"User-Agent": policy.user_agent, "Accept": "image/*", "Accept-Encoding": "identity"},
         )
 
-    def fetch(self, url: str) -> FetchedImage:
-        """Download `url`, following vetted redirects; raises FetchRefused, FetchTooLarge or FetchFailed."""
-        deadline = time.monotonic() + self.policy.timeout_s
+    def fetch(self, url: str, deadline: float | None = None) -> FetchedImage:
+        """Download `url`, following vetted redirects; raises FetchRefused, FetchTooLarge or FetchFailed.
+
+        Within the policy's timeout, or by `deadline` (monotonic seconds) when that comes first: the caller's
+        budget for all the URLs of one request.
+        """
+        started = time.monotonic()
+        own_deadline = started + self.policy.timeout_s
+        deadline = own_deadline if deadline is None else min(deadline, own_deadline)
+        try:
+            return self._fetch(url, deadline, limit_s=round(max(deadline - started, 0.0), 1))
+        except (httpx.InvalidURL, ValueError, UnicodeError) as exc:
+            # Whatever part of the URL (or a redirect's) a parser or the IDNA codec chokes on, it is a refusal.
+            raise FetchRefused("not a valid URL") from exc
+
+    def _fetch(self, url: str, deadline: float, limit_s: float) -> FetchedImage:
         current = _checked_url(url)
         for _hop in range(self.policy.max_redirects + 1):
-            with self._send(current, deadline) as response:
+            with self._send(current, deadline, limit_s) as response:
                 target = _redirect_target(current, response)
                 if target is None:
                     _check_headers(current.host, response, self.policy.max_bytes)
-                    data = self._read_body(current.host, response, deadline)
+                    data = self._read_body(current.host, response, deadline, limit_s)
                     return FetchedImage(url, str(current), data, response.headers.get("content-type"))
             current = target
         raise FetchRefused(f"too many redirects (more than {self.policy.max_redirects})")
 
     @contextmanager
-    def _send(self, url: httpx.URL, deadline: float) -> Iterator[httpx.Response]:
+    def _send(self, url: httpx.URL, deadline: float, limit_s: float) -> Iterator[httpx.Response]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise _timed_out(url.host, self.policy.timeout_s)
+            raise _timed_out(url.host, limit_s)
         request = self._client.build_request("GET", url, timeout=httpx.Timeout(remaining))
         try:
             response = self._client.send(request, stream=True)
@@ -373,19 +386,19 @@ class UrlFetcher:
             finally:
                 response.close()
         except httpx.TimeoutException as exc:
-            raise _timed_out(url.host, self.policy.timeout_s) from exc
+            raise _timed_out(url.host, limit_s) from exc
         except httpx.HTTPError as exc:
             # The class name only: httpx messages may carry the URL, and with it a query string.
             raise FetchFailed(f"could not fetch from {url.host} ({type(exc).__name__})") from exc
 
-    def _read_body(self, host: str, response: httpx.Response, deadline: float) -> bytes:
+    def _read_body(self, host: str, response: httpx.Response, deadline: float, limit_s: float) -> bytes:
         body = bytearray()
         for chunk in response.iter_raw():
             body += chunk
             if len(body) > self.policy.max_bytes:
                 raise _too_large(host, self.policy.max_bytes)
             if time.monotonic() > deadline:  # a slow drip of small chunks never trips the read timeout
-                raise _timed_out(host, self.policy.timeout_s)
+                raise _timed_out(host, limit_s)
         return bytes(body)
 
     def close(self) -> None:

@@ -6,10 +6,11 @@ from pathlib import PurePath
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
+from api.body import read_json
 from api.deps import ApiKeyDep, ServicesDep
 from api.schemas import (
     ErrorBody,
@@ -22,7 +23,8 @@ from api.schemas import (
     ObjectPublic,
     UrlIngestRequest,
 )
-from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
+from imgsearch.errors import InvalidRequest, NotFound
+from imgsearch.ids import IMAGE_ID_PATTERN
 from imgsearch.ingest import IngestResult
 from imgsearch.maintenance import delete_image
 from imgsearch.storage.base import BlobKind
@@ -32,6 +34,8 @@ from pipeline.records import ObjectKind
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
 MAX_FILES = 100
+# The sha256 of the original, checked here so no store ever sees a malformed id.
+ImageId = Annotated[str, Path(pattern=IMAGE_ID_PATTERN, description="sha256 of the original bytes")]
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 413, 415, 422, 503)}
 INGEST_BODY = {
     "requestBody": {
@@ -71,16 +75,6 @@ async def _uploads(request: Request, max_bytes: int) -> tuple[list[tuple[str, by
     return named, tags
 
 
-async def _fetched(services: ServicesDep, urls: list[str]) -> list[tuple[str, bytes | Exception]]:
-    fetched: list[tuple[str, bytes | Exception]] = []
-    for url in urls:
-        try:
-            fetched.append((url, (await to_thread.run_sync(services.fetcher.fetch, url)).data))
-        except ImgsearchError as error:
-            fetched.append((url, error))
-    return fetched
-
-
 def _failure(source: str, error: Exception) -> IngestFailure:
     code = error.code.value if isinstance(error, ImageRejected) else getattr(error, "code", "internal")
     return IngestFailure(source=source, error=ErrorDetail(code=str(code), message=str(error)))
@@ -94,13 +88,15 @@ async def ingest_images(request: Request, services: ServicesDep, _: ApiKeyDep) -
     failure is the response (413, 415, 422, ...); otherwise failures are listed in `failed`.
     """
     payloads: list[tuple[str, bytes | Exception]]
+    settings = services.settings
     if request.headers.get("content-type", "").startswith("application/json"):
-        body = UrlIngestRequest.model_validate_json(await request.body())
-        if not body.all_urls():
+        body = await read_json(request, UrlIngestRequest, settings.max_json_bytes)
+        urls = body.all_urls()
+        if not urls:
             raise InvalidRequest("give 'url' or 'urls'")
-        payloads, tags = await _fetched(services, body.all_urls()), body.tags
+        payloads, tags = list(zip(urls, await services.downloads.fetch_all(urls), strict=True)), body.tags
     else:
-        payloads, tags = await _uploads(request, services.settings.max_upload_bytes)
+        payloads, tags = await _uploads(request, settings.max_upload_bytes)
     sources = [(name, (lambda data=data: data)) for name, data in payloads if isinstance(data, bytes)]
     # In input order, one outcome per readable payload (two uploads may share a file name).
     ingested = iter(
@@ -136,7 +132,7 @@ async def browse_images(
 
 
 @router.get("/{image_id}", response_model=ImagePublic, responses=ERRORS)
-async def get_image(image_id: str, services: ServicesDep) -> ImagePublic:
+async def get_image(image_id: ImageId, services: ServicesDep) -> ImagePublic:
     """One image's record with its detected objects."""
     document = await to_thread.run_sync(services.index.get, image_id)
     if document is None:
@@ -151,7 +147,7 @@ def _bytes_response(data: bytes, content_type: str) -> Response:
 
 
 @router.get("/{image_id}/content", responses=ERRORS, response_class=Response)
-async def get_image_content(image_id: str, services: ServicesDep) -> Response:
+async def get_image_content(image_id: ImageId, services: ServicesDep) -> Response:
     """The original bytes, with their real content type."""
     document = await to_thread.run_sync(services.index.get, image_id)
     if document is None:
@@ -161,14 +157,14 @@ async def get_image_content(image_id: str, services: ServicesDep) -> Response:
 
 
 @router.get("/{image_id}/thumbnail", responses=ERRORS, response_class=Response)
-async def get_image_thumbnail(image_id: str, services: ServicesDep) -> Response:
+async def get_image_thumbnail(image_id: ImageId, services: ServicesDep) -> Response:
     """A JPEG thumbnail, at most 320 pixels a side."""
     data = await to_thread.run_sync(services.blobs.get, BlobKind.THUMBNAIL, image_id)
     return _bytes_response(data, THUMBNAIL_CONTENT_TYPE)
 
 
 @router.delete("/{image_id}", status_code=204, responses=ERRORS, response_class=Response)
-async def remove_image(image_id: str, services: ServicesDep, _: ApiKeyDep) -> Response:
+async def remove_image(image_id: ImageId, services: ServicesDep, _: ApiKeyDep) -> Response:
     """Delete the image's record, its vectors, the original and the thumbnail."""
     await to_thread.run_sync(delete_image, services.index, services.blobs, image_id)
     return Response(status_code=204)

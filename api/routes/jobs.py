@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from anyio import to_thread
-from fastapi import APIRouter
+from typing import Annotated
 
+from anyio import to_thread
+from fastapi import APIRouter, Path, Request
+
+from api.body import read_json
 from api.deps import ApiKeyDep, ServicesDep
 from api.schemas import ErrorBody, ErrorDetail, IngestFailure, JobPublic, SyncRequest
 from imgsearch.connections import minio_client
@@ -12,7 +15,11 @@ from imgsearch.errors import InvalidRequest
 from imgsearch.jobs import Job, Source, bucket_sources, folder_sources
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
-ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 422)}
+ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 413, 422, 503)}
+SYNC_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": SyncRequest.model_json_schema()}}}
+}
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the id `POST /jobs/sync` answered with")]
 
 
 def _public(job: Job) -> JobPublic:
@@ -31,10 +38,12 @@ def _public(job: Job) -> JobPublic:
     )
 
 
-@router.post("/sync", status_code=202, response_model=JobPublic, responses=ERRORS)
-async def start_sync(body: SyncRequest, services: ServicesDep, _: ApiKeyDep) -> JobPublic:
+@router.post("/sync", status_code=202, response_model=JobPublic, responses=ERRORS, openapi_extra=SYNC_BODY)
+async def start_sync(request: Request, services: ServicesDep, _: ApiKeyDep) -> JobPublic:
     """Ingest every image under a MinIO bucket/prefix (or an allowed server folder); safe to run again."""
     settings = services.settings
+    # Read here, after the key check: a body parameter would be read and parsed before any dependency ran.
+    body = await read_json(request, SyncRequest, settings.max_json_bytes)
     sources: list[Source]
     if (body.bucket is None) == (body.folder is None):
         raise InvalidRequest("give exactly one of 'bucket' or 'folder'")
@@ -50,6 +59,6 @@ async def start_sync(body: SyncRequest, services: ServicesDep, _: ApiKeyDep) -> 
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
-async def get_job(job_id: str, services: ServicesDep) -> JobPublic:
+async def get_job(job_id: JobId, services: ServicesDep) -> JobPublic:
     """Progress of a job: done, duplicates, failed out of total, with the first errors."""
     return _public(services.jobs.get(job_id))

@@ -6,10 +6,10 @@ import json
 import time
 from typing import Any
 
-from anyio import to_thread
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
+from api.body import limit_body, read_json
 from api.deps import ServicesDep
 from api.schemas import (
     ErrorBody,
@@ -22,7 +22,7 @@ from api.schemas import (
     UsedQuery,
 )
 from imgsearch.errors import InvalidRequest
-from imgsearch.index.cursor import decode_cursor, encode_cursor
+from imgsearch.index.cursor import decode_search_cursor, encode_search_cursor
 from imgsearch.search import SearchOptions, SearchOutcome
 
 router = APIRouter(prefix="/api/v1", tags=["search"])
@@ -74,12 +74,7 @@ async def _multipart_query(request: Request) -> tuple[bytes, SearchParameters]:
 
 
 def _options(parameters: SearchParameters) -> SearchOptions:
-    offset = 0
-    if parameters.cursor:
-        position = decode_cursor(parameters.cursor)
-        if not isinstance(position, dict) or not isinstance(position.get("offset"), int) or position["offset"] < 0:
-            raise InvalidRequest("the cursor is not one this server handed out")
-        offset = position["offset"]
+    offset = decode_search_cursor(parameters.cursor) if parameters.cursor else 0
     return SearchOptions(
         k=parameters.k,
         object=parameters.object,
@@ -103,7 +98,7 @@ def _response(outcome: SearchOutcome, started: float) -> SearchResponse:
             used=UsedQuery(bbox=query.used_box.as_list(), label=query.used_label),
         ),
         results=[SearchResult.of(hit) for hit in page.hits],
-        next_cursor=encode_cursor({"offset": page.next_offset}) if page.next_offset is not None else None,
+        next_cursor=encode_search_cursor(page.next_offset) if page.next_offset is not None else None,
         took_ms=round((time.perf_counter() - started) * 1000, 1),
     )
 
@@ -113,17 +108,20 @@ async def search(request: Request, services: ServicesDep) -> SearchResponse:
     """Images whose objects look like the query, each with the boxes that matched and their similarity."""
     started = time.perf_counter()
     searcher = services.searcher
+    settings = services.settings
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        # One image and a few small fields.
+        limit_body(request, settings.max_upload_bytes + settings.max_json_bytes)
         data, parameters = await _multipart_query(request)
         outcome = await services.runner.run(searcher.by_bytes, data, _options(parameters))
         return _response(outcome, started)
-    body = SearchRequest.model_validate_json(await request.body())
+    body = await read_json(request, SearchRequest, settings.max_json_bytes)
     if (body.url is None) == (body.image_id is None):
         raise InvalidRequest("give exactly one of 'url' or 'image_id' (or upload a 'file' as multipart)")
     options = _options(body)
     if body.image_id is not None:
         outcome = await services.runner.run(searcher.by_image_id, body.image_id, options)
     else:
-        fetched = await to_thread.run_sync(services.fetcher.fetch, str(body.url))
-        outcome = await services.runner.run(searcher.by_bytes, fetched.data, options)
+        data = await services.downloads.fetch(str(body.url))
+        outcome = await services.runner.run(searcher.by_bytes, data, options)
     return _response(outcome, started)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +51,19 @@ def api_factory(
     for settings in created:
         drop_es_alias(es, settings.es_index_alias)
         drop_buckets(minio, [settings.s3_bucket_originals, settings.s3_bucket_thumbnails])
+
+
+@pytest.fixture(params=[pytest.param("servers", marks=pytest.mark.integration), "embedded"])
+def any_api(request: pytest.FixtureRequest, pipeline: Pipeline, tmp_path: Path) -> Iterator[TestClient]:
+    """The API on Elasticsearch + MinIO, or on the embedded index and blob folder (no server needed)."""
+    overrides = {"url_fetch_allowed_networks": ["127.0.0.1/32"], "model_queue": 16}
+    if request.param == "servers":
+        with request.getfixturevalue("api_factory")(**overrides) as client:
+            yield client
+        return
+    settings = Settings(es_url=None, s3_endpoint=None, data_dir=tmp_path / "data", **overrides)
+    with TestClient(create_app(settings, pipeline)) as client:
+        yield client
 
 
 @pytest.fixture
