@@ -7,6 +7,7 @@ images optimises the index after it (`VectorIndex.optimize`: one segment on Elas
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from minio import Minio
 
 from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
 from imgsearch.ingest import Ingestor, IngestResult
+from imgsearch.storage.minio_store import minio_outages
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 MAX_REPORTED_ERRORS = 50
@@ -64,30 +66,37 @@ class Job:
 
 def bucket_sources(client: Minio, bucket: str, prefix: str) -> list[Source]:
     """Readers for every image-looking object under the prefix (listed up front, so the job knows its total)."""
-    if not client.bucket_exists(bucket):
-        raise NotFound(f"no bucket {bucket}")
 
     def reader(key: str) -> Callable[[], bytes]:
         def read() -> bytes:
-            response = client.get_object(bucket, key)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
+            with minio_outages():
+                response = client.get_object(bucket, key)
+                try:
+                    return response.read()
+                finally:
+                    response.close()
+                    response.release_conn()
 
         return read
 
-    keys = [
-        item.object_name
-        for item in client.list_objects(bucket, prefix=prefix or None, recursive=True)
-        if item.object_name and item.object_name.lower().endswith(IMAGE_SUFFIXES)
-    ]
+    with minio_outages():
+        if not client.bucket_exists(bucket):
+            raise NotFound(f"no bucket {bucket}")
+        keys = [
+            item.object_name
+            for item in client.list_objects(bucket, prefix=prefix or None, recursive=True)
+            if item.object_name and item.object_name.lower().endswith(IMAGE_SUFFIXES)
+        ]
     return [(f"s3://{bucket}/{key}", reader(key)) for key in keys]
 
 
 def folder_sources(folder: str, allowed_roots: list[Path]) -> list[Source]:
-    """Readers for the images under a server folder that lies inside one of the allowed roots."""
+    """Readers for the images under a server folder that lies inside one of the allowed roots.
+
+    Symbolic links are never followed out of the folder: linked folders are not entered, a linked file is read
+    only when its target lies inside the folder too, and every read opens the resolved target again without
+    following links, so a link swapped in after the listing is refused.
+    """
     if not allowed_roots:
         raise InvalidRequest("folder sync is disabled on this server (IMGSEARCH_SYNC_FOLDERS is empty)")
     target = Path(folder).resolve()
@@ -95,8 +104,26 @@ def folder_sources(folder: str, allowed_roots: list[Path]) -> list[Source]:
         raise InvalidRequest(f"{folder} is not inside a folder this server may sync")
     if not target.is_dir():
         raise NotFound(f"no folder {folder}")
-    paths = sorted(path for path in target.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES)
-    return [(f"file://{path}", path.read_bytes) for path in paths]
+    paths: list[Path] = []
+    for directory, subdirectories, files in os.walk(target, followlinks=False):
+        subdirectories.sort()
+        for name in sorted(files):
+            path = Path(directory) / name
+            real = path.resolve()
+            if path.suffix.lower() in IMAGE_SUFFIXES and real.is_relative_to(target) and real.is_file():
+                paths.append(real)
+    return [(f"file://{path}", _reader_inside(path, target)) for path in paths]
+
+
+def _reader_inside(path: Path, root: Path) -> Callable[[], bytes]:
+    def read() -> bytes:
+        if not path.resolve().is_relative_to(root):
+            raise PermissionError(f"{path} now leads out of {root}: not read")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as opened:
+            return opened.read()
+
+    return read
 
 
 class JobManager:
