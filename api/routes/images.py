@@ -99,8 +99,11 @@ async def ingest_images(request: Request, services: ServicesDep, _: ApiKeyDep) -
         payloads, tags = await _uploads(request, settings.max_upload_bytes)
     sources = [(name, (lambda data=data: data)) for name, data in payloads if isinstance(data, bytes)]
     # In input order, one outcome per readable payload (two uploads may share a file name).
+    # Nothing readable (every URL failed, say): no model slot is taken, so the answer is that failure, not a 503.
     ingested = iter(
         await services.runner.run(lambda: [o for _, o in services.ingestor.ingest_many(sources, tuple(tags))])
+        if sources
+        else []
     )
     outcomes = [(name, data if isinstance(data, Exception) else next(ingested)) for name, data in payloads]
     images = [_ingested(outcome) for _, outcome in outcomes if isinstance(outcome, IngestResult)]
