@@ -7,6 +7,7 @@ import pytest
 
 from imgsearch.errors import InvalidRequest, ModelMismatch
 from imgsearch.index.base import VectorIndex
+from imgsearch.index.cursor import encode_cursor
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
 from pipeline.records import ObjectKind
@@ -181,3 +182,18 @@ def test_optimize_keeps_every_answer(index: VectorIndex) -> None:
     if isinstance(index, ElasticsearchIndex):
         segments = index.client.indices.stats(index=index.alias, metric="segments")["_all"]["primaries"]["segments"]
         assert segments["count"] == 1
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["garbage!", encode_cursor([1, "../../etc"]), encode_cursor({"offset": 3}), encode_cursor([[[[1]]]]), "A" * 5000],
+)
+def test_a_forged_browse_cursor_is_an_invalid_request(index: VectorIndex, cursor: str) -> None:
+    index.add(make_corpus(count=3))
+    with pytest.raises(InvalidRequest, match="cursor"):
+        index.browse(cursor, limit=2)
+
+
+def test_ping_answers_when_the_store_is_up(index: VectorIndex) -> None:
+    index.ping()
+    assert index.name in {"elasticsearch", "embedded"}
