@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from imgsearch.index.embedded.store import DB_FILE
 from imgsearch.settings import Settings
 from pipeline.runner import Pipeline
 from tests.api.helpers import assert_error, upload
@@ -40,3 +42,23 @@ def test_a_vanished_blob_folder_is_503_for_bytes_then_recovers(pipeline: Pipelin
         assert upload(client, jpeg_bytes(scene(seed=331))).status_code == 201
         assert client.get(f"/api/v1/images/{image_id}/content").content == kept
         assert client.get("/readyz").status_code == 200
+
+
+def test_a_locked_embedded_database_is_503_naming_it_then_recovers(pipeline: Pipeline, tmp_path: Path) -> None:
+    """Another program holding SQLite's write lock past the busy time-out: writes fail as an outage, reads go on."""
+    settings = Settings(es_url=None, s3_endpoint=None, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings, pipeline)) as client:
+        kept = jpeg_bytes(scene(seed=340))
+        image_id = upload(client, kept).json()["images"][0]["id"]
+        other_program = sqlite3.connect(tmp_path / "data" / "index" / DB_FILE, isolation_level=None)
+        other_program.execute("BEGIN EXCLUSIVE")
+        try:
+            blocked = upload(client, jpeg_bytes(scene(seed=341)))
+            assert_error(blocked, 503, "backend_unavailable")
+            assert "embedded index" in blocked.json()["error"]["message"]
+        finally:
+            other_program.execute("ROLLBACK")
+            other_program.close()
+        retried = upload(client, jpeg_bytes(scene(seed=341)))
+        assert retried.status_code == 201, retried.text
+        assert client.get(f"/api/v1/images/{image_id}/content").content == kept

@@ -130,9 +130,10 @@ def test_a_write_that_never_arrived_leaves_blobs_only_reconcile_removes(faulty: 
 # --- outages ---------------------------------------------------------------------------------------------------
 
 
-def _every_route(client: TestClient, image_id: str, new_image: bytes) -> dict[str, httpx.Response]:
+def _every_route(client: TestClient, image_id: str, doomed_id: str, new_image: bytes) -> dict[str, httpx.Response]:
     query = {"file": ("q.jpg", new_image, "image/jpeg")}
     return {
+        "delete": client.delete(f"/api/v1/images/{doomed_id}"),
         "ingest": upload(client, new_image),
         "search by file": client.post("/api/v1/search", files=query, data={"k": "3"}),
         "search by image": client.post("/api/v1/search", json={"image_id": image_id, "k": 3}),
@@ -148,9 +149,10 @@ def test_elasticsearch_down_is_503_with_retry_after_then_recovers(faulty: Faulty
     client = faulty.client
     kept = jpeg_bytes(scene(seed=310))
     image_id = upload(client, kept).json()["images"][0]["id"]
+    doomed_id = upload(client, jpeg_bytes(scene(seed=312))).json()["images"][0]["id"]
 
     faulty.elasticsearch.refuse()
-    answers = _every_route(client, image_id, jpeg_bytes(scene(seed=311)))
+    answers = _every_route(client, image_id, doomed_id, jpeg_bytes(scene(seed=311)))
     needs_elasticsearch = set(answers) - {"thumbnail"}  # thumbnails are served from MinIO alone
     for route in needs_elasticsearch:
         assert_unavailable(answers[route], "Elasticsearch")
@@ -161,10 +163,11 @@ def test_elasticsearch_down_is_503_with_retry_after_then_recovers(faulty: Faulty
     assert faulty.elasticsearch.refused_connections > 0
 
     faulty.elasticsearch.forward()
-    recovered = _every_route(client, image_id, jpeg_bytes(scene(seed=311)))
+    recovered = _every_route(client, image_id, doomed_id, jpeg_bytes(scene(seed=311)))
     assert {route: answer.status_code for route, answer in recovered.items()} == {
         "ingest": 201,
-        **{route: 200 for route in recovered if route != "ingest"},
+        "delete": 204,
+        **{route: 200 for route in recovered if route not in ("ingest", "delete")},
     }
     assert client.get("/readyz").status_code == 200
     assert_whole(client, image_id, kept)
@@ -174,10 +177,13 @@ def test_minio_down_is_503_for_bytes_while_search_keeps_working(faulty: FaultyAp
     client = faulty.client
     kept = jpeg_bytes(scene(seed=320))
     image_id = upload(client, kept).json()["images"][0]["id"]
+    doomed_id = upload(client, jpeg_bytes(scene(seed=322))).json()["images"][0]["id"]
 
     faulty.minio.refuse()
-    answers = _every_route(client, image_id, jpeg_bytes(scene(seed=321)))
-    for route in ("ingest", "content", "thumbnail"):
+    answers = _every_route(client, image_id, doomed_id, jpeg_bytes(scene(seed=321)))
+    # The delete removes the document first (no search returns it again), then fails on the blobs: reconcile
+    # removes those later.
+    for route in ("ingest", "content", "thumbnail", "delete"):
         assert_unavailable(answers[route], "MinIO")
     for route in ("search by file", "search by image", "browse", "get", "stats"):
         assert answers[route].status_code == 200, (route, answers[route].text)
@@ -185,7 +191,7 @@ def test_minio_down_is_503_for_bytes_while_search_keeps_working(faulty: FaultyAp
     assert ready.status_code == 503 and ready.json()["checks"]["minio"] != "ok"
     assert ready.json()["checks"]["elasticsearch"] == "ok"
     # Nothing was indexed without its bytes: the blob write comes first and failed.
-    assert client.get("/api/v1/stats").json()["images"] == 1
+    assert client.get("/api/v1/stats").json()["images"] == 1, "the kept image; the doomed one is deleted"
 
     faulty.minio.forward()
     assert upload(client, jpeg_bytes(scene(seed=321))).status_code == 201

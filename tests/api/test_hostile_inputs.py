@@ -251,3 +251,17 @@ def test_search_pages_stop_where_cursors_are_accepted(any_api: TestClient) -> No
     response = any_api.post("/api/v1/search", files=query, data={"cursor": deepest, "k": "3"})
     assert response.status_code == 200, response.text
     assert response.json()["results"] == [] and response.json()["next_cursor"] is None
+
+
+def test_a_streamed_body_without_length_is_cut_at_the_route_limit(any_api: TestClient) -> None:
+    """Chunked, so no Content-Length to refuse it by: the count while reading does."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"urls": ["https://example.com/'
+        for _ in range(64):  # 4 MiB in all, far over the JSON limit and far under the upload limit
+            yield b"a" * 65536
+        yield b'"]}'
+
+    response = any_api.post("/api/v1/images", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_many_bytes"
