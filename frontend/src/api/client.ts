@@ -38,7 +38,9 @@ async function errorOf(response: Response): Promise<ApiError> {
       : `This server needs an API key for changes (${message}). Enter it under "API key".`;
   } else if (response.status === 503) {
     const retry = response.headers.get("Retry-After");
-    if (retry) message = `${message} (the server is busy: try again in ${retry} s)`;
+    // A store that is down names itself in the message; a full model queue is the server being busy.
+    const why = code === "backend_unavailable" ? "" : "the server is busy: ";
+    if (retry) message = `${message} (${why}try again in ${retry} s)`;
   }
   return new ApiError(response.status, code, message);
 }
