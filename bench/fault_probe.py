@@ -16,6 +16,7 @@ Only loopback addresses are used; every loop is bounded.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -288,11 +289,13 @@ def main() -> int:
     if not (base.uses_elasticsearch and base.uses_s3):
         print("fault_probe: set IMGSEARCH_ES_URL and IMGSEARCH_S3_ENDPOINT (scripts/services up)", file=sys.stderr)
         return 2
+    # The ingest's "blobs kept for reconcile" warnings are the expected consequence of the faults here.
+    logging.getLogger("imgsearch").setLevel(logging.ERROR)
     console = Console(width=220)
     outages = Table(title=f"Outages: {args.batches} batches of 2 new images + 1 read each; fault in the middle half")
     for column in ("scenario", "requests", "2xx", "503", "500", "other", "slowest 503 s", "acknowledged",
-                   "lost before → after reconcile", "orphans before retries",
-                   "orphans before → after reconcile"):  # fmt: skip
+                   "lost before → after reconcile", "orphan blobs before retries",
+                   "orphan blobs before → after reconcile"):  # fmt: skip
         outages.add_column(column)
     for number, scenario in enumerate(scenarios(args.kill)):
         outages.add_row(*run_scenario(base, scenario, args.batches, seed=1000 + number))
