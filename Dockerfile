@@ -24,6 +24,7 @@ COPY pyproject.toml README.md ./
 COPY imgsearch/ imgsearch/
 COPY pipeline/ pipeline/
 COPY api/ api/
+COPY cli/ cli/
 COPY es_mappings/ es_mappings/
 COPY --from=frontend /frontend/dist frontend/dist
 

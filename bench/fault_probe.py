@@ -39,8 +39,8 @@ from rich.table import Table
 from scenes import generated_jpegs
 
 from api.main import create_app
+from api.serve import server_limits
 from imgsearch.backends import build_blob_store, build_index
-from imgsearch.cli import server_limits
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.devservices.__main__ import build_services
 from imgsearch.devservices.fault_proxy import FaultProxy

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.index.base import VectorIndex
-from imgsearch.ingest import Ingestor
 from imgsearch.settings import Settings
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.storage.filesystem import FilesystemBlobStore
@@ -35,20 +31,3 @@ def build_blob_store(settings: Settings) -> BlobStore:
         buckets = {BlobKind.ORIGINAL: settings.s3_bucket_originals, BlobKind.THUMBNAIL: settings.s3_bucket_thumbnails}
         return MinioBlobStore(minio_client(settings), buckets)
     return FilesystemBlobStore(settings.data_dir / "blobs")
-
-
-@contextmanager
-def opened_ingestor(settings: Settings) -> Iterator[Ingestor]:
-    """Models loaded, index and blob store ready (a new index is made for these models); the index closes after."""
-    from imgsearch.pipeline_factory import build_pipeline
-
-    pipeline = build_pipeline(settings)
-    pipeline.load()
-    index = build_index(settings)
-    try:
-        index.ensure(pipeline.model_id, pipeline.dim)
-        blobs = build_blob_store(settings)
-        blobs.ensure()
-        yield Ingestor(pipeline, index, blobs)
-    finally:
-        index.close()

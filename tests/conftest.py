@@ -73,7 +73,7 @@ def pipeline() -> Pipeline:
     return built
 
 
-@pytest.fixture(params=["servers", "embedded"])
+@pytest.fixture(params=[pytest.param("servers", marks=pytest.mark.integration), "embedded"])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[VectorIndex, BlobStore]]:
     """An index and a blob store, empty, for the test pipeline's model: real ES + MinIO, or the embedded pair."""
     suffix = uuid.uuid4().hex[:12]

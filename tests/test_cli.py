@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imgsearch.cli import main
+from cli.main import main
 from imgsearch.storage.base import BlobKind
 from imgsearch.storage.filesystem import FilesystemBlobStore
 

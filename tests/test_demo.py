@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from imgsearch.cli import main
-from imgsearch.commands.demo import demo_settings
+from cli.commands.demo import demo_settings
+from cli.main import main
 from imgsearch.settings import Settings
 
 

@@ -16,8 +16,6 @@ from pipeline.errors import ImageRejected
 from pipeline.runner import Pipeline
 from tests.fixtures import jpeg_bytes, scene
 
-pytestmark = pytest.mark.integration
-
 Stores = tuple[VectorIndex, BlobStore]
 
 

@@ -14,8 +14,6 @@ from imgsearch.storage.base import BlobKind, BlobStore
 from pipeline.runner import Pipeline
 from tests.fixtures import jpeg_bytes, scene
 
-pytestmark = pytest.mark.integration
-
 Stores = tuple[VectorIndex, BlobStore]
 
 

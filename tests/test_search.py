@@ -13,8 +13,6 @@ from pipeline.records import Box, ObjectKind
 from pipeline.runner import Pipeline
 from tests.fixtures import jpeg_bytes, scene
 
-pytestmark = pytest.mark.integration
-
 Stores = tuple[VectorIndex, BlobStore]
 
 

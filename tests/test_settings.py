@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from imgsearch.cli import main
+from cli.main import main
 from imgsearch.settings import Settings
 
 

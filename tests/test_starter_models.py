@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from imgsearch.cli import main
+from cli.main import main
 from imgsearch.evaluation.metrics import box_iou
 from imgsearch.scenebench import generate
 from imgsearch.settings import Settings

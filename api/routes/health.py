@@ -34,9 +34,9 @@ async def readyz(request: Request) -> JSONResponse:
     if services is None:
         return JSONResponse({"status": "unavailable", "checks": {"models": "loading"}}, status_code=503)
     checks = {
-        "models": "ok" if services.pipeline.embedder.loaded else "loading",
-        services.index.name: await to_thread.run_sync(_check, services.index.ping),
-        services.blobs.name: await to_thread.run_sync(_check, services.blobs.ping),
+        "models": "ok" if services.core.pipeline.embedder.loaded else "loading",
+        services.core.index.name: await to_thread.run_sync(_check, services.core.index.ping),
+        services.core.blobs.name: await to_thread.run_sync(_check, services.core.blobs.ping),
     }
     ready = all(state == "ok" for state in checks.values())
     headers = None if ready else {"Retry-After": "5"}

@@ -101,7 +101,7 @@ async def ingest_images(request: Request, services: ServicesDep, _: ApiKeyDep) -
     # In input order, one outcome per readable payload (two uploads may share a file name).
     # Nothing readable (every URL failed, say): no model slot is taken, so the answer is that failure, not a 503.
     ingested = iter(
-        await services.runner.run(lambda: [o for _, o in services.ingestor.ingest_many(sources, tuple(tags))])
+        await services.runner.run(lambda: [o for _, o in services.core.ingestor.ingest_many(sources, tuple(tags))])
         if sources
         else []
     )
@@ -130,14 +130,14 @@ async def browse_images(
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
 ) -> ImagePage:
     """Indexed images, newest first; pass `next_cursor` back for the next page."""
-    page = await to_thread.run_sync(services.index.browse, cursor, limit)
+    page = await to_thread.run_sync(services.core.index.browse, cursor, limit)
     return ImagePage(images=[ImagePublic.of(doc) for doc in page.images], next_cursor=page.next_cursor)
 
 
 @router.get("/{image_id}", response_model=ImagePublic, responses=ERRORS)
 async def get_image(image_id: ImageId, services: ServicesDep) -> ImagePublic:
     """One image's record with its detected objects."""
-    document = await to_thread.run_sync(services.index.get, image_id)
+    document = await to_thread.run_sync(services.core.index.get, image_id)
     if document is None:
         raise NotFound(f"no indexed image {image_id}")
     return ImagePublic.of(document)
@@ -152,22 +152,22 @@ def _bytes_response(data: bytes, content_type: str) -> Response:
 @router.get("/{image_id}/content", responses=ERRORS, response_class=Response)
 async def get_image_content(image_id: ImageId, services: ServicesDep) -> Response:
     """The original bytes, with their real content type."""
-    document = await to_thread.run_sync(services.index.get, image_id)
+    document = await to_thread.run_sync(services.core.index.get, image_id)
     if document is None:
         raise NotFound(f"no indexed image {image_id}")
-    data = await to_thread.run_sync(services.blobs.get, BlobKind.ORIGINAL, image_id)
+    data = await to_thread.run_sync(services.core.blobs.get, BlobKind.ORIGINAL, image_id)
     return _bytes_response(data, document.content_type)
 
 
 @router.get("/{image_id}/thumbnail", responses=ERRORS, response_class=Response)
 async def get_image_thumbnail(image_id: ImageId, services: ServicesDep) -> Response:
     """A JPEG thumbnail, at most 320 pixels a side."""
-    data = await to_thread.run_sync(services.blobs.get, BlobKind.THUMBNAIL, image_id)
+    data = await to_thread.run_sync(services.core.blobs.get, BlobKind.THUMBNAIL, image_id)
     return _bytes_response(data, THUMBNAIL_CONTENT_TYPE)
 
 
 @router.delete("/{image_id}", status_code=204, responses=ERRORS, response_class=Response)
 async def remove_image(image_id: ImageId, services: ServicesDep, _: ApiKeyDep) -> Response:
     """Delete the image's record, its vectors, the original and the thumbnail."""
-    await to_thread.run_sync(delete_image, services.index, services.blobs, image_id)
+    await to_thread.run_sync(delete_image, services.core.index, services.core.blobs, image_id)
     return Response(status_code=204)

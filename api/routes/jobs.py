@@ -55,10 +55,10 @@ async def start_sync(request: Request, services: ServicesDep, _: ApiKeyDep) -> J
     else:
         sources = await to_thread.run_sync(folder_sources, body.folder or "", settings.sync_folders)
         kind = f"sync folder {body.folder}"
-    return _public(services.jobs.start(kind, sources, tuple(body.tags)))
+    return _public(services.core.jobs.start(kind, sources, tuple(body.tags)))
 
 
 @router.get("/{job_id}", response_model=JobPublic, responses=ERRORS)
 async def get_job(job_id: JobId, services: ServicesDep) -> JobPublic:
     """Progress of a job: done, duplicates, failed out of total, with the first errors."""
-    return _public(services.jobs.get(job_id))
+    return _public(services.core.jobs.get(job_id))

@@ -107,7 +107,7 @@ def _response(outcome: SearchOutcome, started: float) -> SearchResponse:
 async def search(request: Request, services: ServicesDep) -> SearchResponse:
     """Images whose objects look like the query, each with the boxes that matched and their similarity."""
     started = time.perf_counter()
-    searcher = services.searcher
+    searcher = services.core.searcher
     settings = services.settings
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         # One image and a few small fields.

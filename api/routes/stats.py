@@ -15,7 +15,7 @@ router = APIRouter(tags=["stats"])
 @router.get("/api/v1/stats", response_model=StatsPublic)
 async def stats(services: ServicesDep) -> StatsPublic:
     """How many images and objects are indexed, per label, the index size and the model it was built with."""
-    found = await to_thread.run_sync(services.index.stats)
+    found = await to_thread.run_sync(services.core.index.stats)
     return StatsPublic(
         images=found.images,
         objects=found.objects,
@@ -23,7 +23,7 @@ async def stats(services: ServicesDep) -> StatsPublic:
         index_size_bytes=found.size_bytes,
         model_id=found.model_id,
         dim=found.dim,
-        backend=services.index.name,
+        backend=services.core.index.name,
     )
 
 

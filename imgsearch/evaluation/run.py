@@ -9,6 +9,7 @@ from typing import Literal
 
 import numpy as np
 
+from imgsearch.core import Core
 from imgsearch.evaluation.metrics import average_precision, box_iou, recall_at
 from imgsearch.ingest import Ingestor
 from imgsearch.scenebench import Query, Scene, SceneBench
@@ -117,16 +118,15 @@ def run_query(
 
 def evaluate(
     bench: SceneBench,
-    ingestor: Ingestor,
+    core: Core,
     split: str,
     k: int,
     iou_threshold: float,
     on_step: Callable[[], None] = lambda: None,
-    expand: bool = False,
 ) -> tuple[IngestOutcome, list[QueryOutcome]]:
-    """Ingest the gallery, then answer every query of the split in both modes (`expand`: query expansion)."""
-    scene_of, ingest = ingest_gallery(bench, ingestor, split, iou_threshold, on_step)
-    searcher = Searcher(ingestor.pipeline, ingestor.index, ingestor.blobs, expand_by_default=expand)
+    """Ingest the gallery, then answer every query of the split in both modes, as the core's searcher does."""
+    scene_of, ingest = ingest_gallery(bench, core.ingestor, split, iou_threshold, on_step)
+    searcher = core.searcher
     scenes = {scene.scene_id: scene for scene in bench.scenes(split)}  # type: ignore[arg-type]
     outcomes = []
     for query in (q for q in bench.queries if q.split == split and q.relevant_scene_ids):

@@ -39,7 +39,7 @@ class FaultyApi:
         return services
 
     def stored_blob_ids(self) -> set[str]:
-        return {image_id for kind in BlobKind for image_id, _ in self.services.blobs.list_ids(kind)}
+        return {image_id for kind in BlobKind for image_id, _ in self.services.core.blobs.list_ids(kind)}
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_an_unknown_outcome_keeps_the_blobs_through_retry_and_reconcile(faulty: 
     assert image["duplicate"] is True, "the first request's write had happened"
     assert_whole(faulty.client, image["id"], data)
 
-    report = reconcile(faulty.services.index, faulty.services.blobs, grace=timedelta(0))
+    report = reconcile(faulty.services.core.index, faulty.services.core.blobs, grace=timedelta(0))
     assert report.orphan_blobs_removed == [] and report.documents_without_original_removed == []
     assert_whole(faulty.client, image["id"], data)
 
@@ -117,9 +117,9 @@ def test_a_write_that_never_arrived_leaves_blobs_only_reconcile_removes(faulty: 
     orphans = faulty.stored_blob_ids()
     assert len(orphans) == 1, "ingest removes no blob: it cannot know that no other request needs it"
 
-    young = reconcile(faulty.services.index, faulty.services.blobs)
+    young = reconcile(faulty.services.core.index, faulty.services.core.blobs)
     assert young.orphan_blobs_removed == [], "the grace period spares blobs of writes that may be in flight"
-    old = reconcile(faulty.services.index, faulty.services.blobs, grace=timedelta(0))
+    old = reconcile(faulty.services.core.index, faulty.services.core.blobs, grace=timedelta(0))
     assert len(old.orphan_blobs_removed) == 2 and faulty.stored_blob_ids() == set()
 
     retry = upload(faulty.client, data)

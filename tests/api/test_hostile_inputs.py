@@ -223,9 +223,8 @@ def test_a_redirect_anywhere_odd_is_refused(any_api: TestClient, redirector: str
 
 @pytest.fixture
 def keyed_api(any_api: TestClient) -> TestClient:
-    any_api.app.state.services.settings = any_api.app.state.services.settings.model_copy(  # type: ignore[attr-defined]
-        update={"api_key": SecretStr("k3y-for-hostile-tests")}
-    )
+    core = any_api.app.state.services.core  # type: ignore[attr-defined]
+    core.settings = core.settings.model_copy(update={"api_key": SecretStr("k3y-for-hostile-tests")})
     return any_api
 
 

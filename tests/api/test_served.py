@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from api.main import create_app
-from imgsearch.cli import server_limits
+from api.serve import server_limits
 from imgsearch.settings import Settings
 from pipeline.runner import Pipeline
 

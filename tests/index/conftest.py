@@ -25,7 +25,7 @@ LABELS = ("cat", "dog", "car", "tree")
 IndexFactory = Callable[[], VectorIndex]
 
 
-@pytest.fixture(params=["elasticsearch", "embedded"])
+@pytest.fixture(params=[pytest.param("elasticsearch", marks=pytest.mark.integration), "embedded"])
 def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[IndexFactory]:
     """A factory that (re)opens the same index, so a test can also check what survives a restart."""
     if request.param == "elasticsearch":

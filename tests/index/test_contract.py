@@ -13,8 +13,6 @@ from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
 from pipeline.records import ObjectKind
 from tests.index.conftest import DIM, MODEL_ID, IndexFactory, make_corpus
 
-pytestmark = pytest.mark.integration
-
 # Elasticsearch stores int8-quantised vectors: its similarities are close to, not equal to, the float ones.
 SIMILARITY_TOLERANCE = 0.03
 

@@ -13,8 +13,6 @@ from imgsearch.query_expansion import expanded_query
 from pipeline.records import Box, ObjectKind
 from tests.index.conftest import DIM, MODEL_ID
 
-pytestmark = pytest.mark.integration
-
 AXES = np.eye(DIM, dtype=np.float32)
 QUERY = AXES[0]
 # A is the query's best match; B is far from the query but close to A; C sits between them for the query alone.

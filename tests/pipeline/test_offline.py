@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from imgsearch.cli import main
+from cli.main import main
 from pipeline.config import DetectorConfig, EmbedderConfig
 from pipeline.models.detector import YoloDetector
 from pipeline.models.embedder import TimmEmbedder

@@ -48,25 +48,24 @@ def prepare_gallery(
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from imgsearch.backends import opened_ingestor
+    from imgsearch.core import opened_core
 
     console = Console(stderr=True)
     settings = demo_settings(Settings(), Path(args.data_dir))
-    with opened_ingestor(settings) as ingestor:
-        queries = prepare_gallery(ingestor, settings.data_dir, args.seed, args.scenes, args.queries, console)
+    with opened_core(settings) as core:
+        queries = prepare_gallery(core.ingestor, settings.data_dir, args.seed, args.scenes, args.queries, console)
     console.print(f"query images to try (upload one, then click an object): {queries}")
     if args.no_serve:
         return 0
-    import uvicorn
-
-    from api.logging_setup import configure_logging
     from api.main import create_app
+    from api.serve import serve
+    from imgsearch.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
     host, port = args.host or settings.host, args.port or settings.port
     console.print(f"open http://{host}:{port}/")
     # The app reuses the loaded models instead of loading them a second time.
-    uvicorn.run(create_app(settings, ingestor.pipeline), host=host, port=port, log_config=None)
+    serve(create_app(settings, core.pipeline), settings, host, port)
     return 0
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress
 
-from imgsearch.backends import opened_ingestor
 from imgsearch.connections import elasticsearch_client, minio_client
+from imgsearch.core import opened_core
 from imgsearch.errors import ImgsearchError
 from imgsearch.maintenance import drop_buckets, drop_es_alias
 from imgsearch.settings import Settings
@@ -68,14 +68,12 @@ def run_eval(args: argparse.Namespace) -> int:
     steps = len(bench.scenes(args.split)) + sum(q.split == args.split for q in bench.queries)
     with (
         _eval_settings(Settings(), args.backend, args.models) as settings,
-        opened_ingestor(settings) as ingestor,
+        opened_core(settings) as core,
         Progress(console=console, transient=True) as progress,
     ):
         task = progress.add_task("ingest, then search", total=steps)
-        ingest, outcomes = evaluate(
-            bench, ingestor, args.split, args.k, args.iou, lambda: progress.advance(task), settings.query_expansion
-        )
-    model_id = ingestor.pipeline.model_id
+        ingest, outcomes = evaluate(bench, core, args.split, args.k, args.iou, lambda: progress.advance(task))
+    model_id = core.pipeline.model_id
     report = build_report(_setup(args, settings, model_id), ingest, outcomes, args.iou)
     print_report(report, Console())
     if args.json:

@@ -7,36 +7,25 @@ import sys
 
 from pydantic import ValidationError
 
-from imgsearch.commands import demo, evaluate, train
+from cli.commands import demo, evaluate, train
 from imgsearch.errors import ImgsearchError
 from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from api.logging_setup import configure_logging
     from api.main import create_app
+    from api.serve import serve
+    from imgsearch.logging_setup import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port, log_config=None,
-                **server_limits(settings))  # fmt: skip
+    serve(create_app(settings), settings, args.host, args.port)
     return 0
 
 
-def server_limits(settings: Settings) -> dict[str, object]:
-    """uvicorn options that bound what a client can make the server hold before the app sees a request.
-
-    h11, not httptools: httptools has no limit on the request head (an 8 MiB header was accepted). Twice the
-    app's header budget, so a head between the two still gets the app's JSON 431 rather than h11's plain 400.
-    """
-    return {"http": "h11", "h11_max_incomplete_event_size": 2 * settings.max_header_bytes, "timeout_keep_alive": 5}
-
-
 def _models(args: argparse.Namespace) -> int:
-    from imgsearch.commands import models
+    from cli.commands import models
 
     settings = Settings()
     if args.action == "fetch":
@@ -48,13 +37,13 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _reconcile(args: argparse.Namespace) -> int:
-    from imgsearch.commands.maintenance import run_reconcile
+    from cli.commands.maintenance import run_reconcile
 
     return run_reconcile(Settings(), args.grace_minutes)
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from imgsearch.commands.maintenance import run_optimize
+    from cli.commands.maintenance import run_optimize
 
     return run_optimize(Settings())
 
