@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from minio import Minio
+
 from imgsearch.backends import build_blob_store, build_index
+from imgsearch.connections import minio_client
 from imgsearch.errors import ModelMismatch
 from imgsearch.index.base import VectorIndex
 from imgsearch.ingest import Ingestor
@@ -35,6 +38,8 @@ class Core:
     ingestor: Ingestor
     searcher: Searcher
     jobs: JobManager
+    # The configured MinIO/S3 server, for syncing a bucket of the user's images; None without one.
+    buckets: Minio | None = None
 
     def close(self) -> None:
         self.jobs.stop()
@@ -73,6 +78,7 @@ def open_core(settings: Settings, pipeline: Pipeline | None = None, serve_other_
         ingestor=ingestor,
         searcher=Searcher(pipeline, index, blobs, expand_by_default=settings.query_expansion),
         jobs=JobManager(ingestor, optimize_after=settings.optimize_after_import),
+        buckets=minio_client(settings) if settings.uses_s3 else None,
     )
 
 

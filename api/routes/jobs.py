@@ -10,7 +10,6 @@ from fastapi import APIRouter, Path, Request
 from api.body import read_json
 from api.deps import ApiKeyDep, ServicesDep
 from api.schemas import ErrorBody, ErrorDetail, IngestFailure, JobPublic, SyncRequest
-from imgsearch.connections import minio_client
 from imgsearch.errors import InvalidRequest
 from imgsearch.jobs import Job, Source, bucket_sources, folder_sources
 
@@ -48,9 +47,10 @@ async def start_sync(request: Request, services: ServicesDep, _: ApiKeyDep) -> J
     if (body.bucket is None) == (body.folder is None):
         raise InvalidRequest("give exactly one of 'bucket' or 'folder'")
     if body.bucket is not None:
-        if not settings.uses_s3:
+        buckets = services.core.buckets
+        if buckets is None:
             raise InvalidRequest("bucket sync needs a MinIO/S3 endpoint (IMGSEARCH_S3_ENDPOINT)")
-        sources = await to_thread.run_sync(bucket_sources, minio_client(settings), body.bucket, body.prefix)
+        sources = await to_thread.run_sync(bucket_sources, buckets, body.bucket, body.prefix)
         kind = f"sync s3://{body.bucket}/{body.prefix}"
     else:
         sources = await to_thread.run_sync(folder_sources, body.folder or "", settings.sync_folders)

@@ -19,6 +19,8 @@ from imgsearch.index.types import (
 )
 
 MAX_PAGE = 100
+# Stored and query vectors are L2-normalised (dot product = cosine); float32 rounding stays far inside this.
+UNIT_NORM_TOLERANCE = 1e-3
 
 
 class VectorIndex(ABC):
@@ -78,12 +80,26 @@ class VectorIndex(ABC):
         """The vector dimension the index was built with, or None before `ensure` (or when unknown)."""
         return None
 
-    def check_query(self, query: VectorQuery) -> None:
-        """A query must come from this index's model stack and have its vector size."""
+    def check_query(self, query: VectorQuery) -> np.ndarray:
+        """The query vector as float32, when it comes from this index's model stack, has its size and unit length."""
         self.check_model(query.model_id)
+        vector = np.asarray(query.vector, dtype=np.float32)
         own_dim = self.dim()
-        if own_dim is not None and np.asarray(query.vector).shape != (own_dim,):
-            raise InvalidRequest(f"the query vector has shape {np.shape(query.vector)}, the index holds {own_dim}-dim")
+        if own_dim is not None and vector.shape != (own_dim,):
+            raise InvalidRequest(f"the query vector has shape {vector.shape}, the index holds {own_dim}-dim vectors")
+        _check_unit_rows(vector.reshape(1, -1), "the query vector")
+        return vector
+
+    def checked_vectors(self, entry: IndexEntry) -> np.ndarray:
+        """An entry's vectors as float32: from this model stack, one unit vector of the index's size per object."""
+        document = entry.document
+        self.check_model(document.model_id)
+        vectors = np.asarray(entry.vectors, dtype=np.float32)
+        expected = (len(document.objects), self.dim())
+        if vectors.ndim != 2 or vectors.shape[0] != expected[0] or expected[1] not in (None, vectors.shape[1]):
+            raise InvalidRequest(f"image {document.image_id}: vectors of shape {vectors.shape}, expected {expected}")
+        _check_unit_rows(vectors, f"image {document.image_id}: the vectors")
+        return vectors
 
     def check_model(self, model_id: str) -> None:
         """Refuse vectors from a model stack other than the one this index was built with."""
@@ -93,3 +109,9 @@ class VectorIndex(ABC):
                 f"the index holds vectors from model {own}, the query comes from model {model_id}: "
                 "re-index with the current models or configure the ones the index was built with"
             )
+
+
+def _check_unit_rows(vectors: np.ndarray, what: str) -> None:
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.all(np.isfinite(norms)) or not np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE):
+        raise InvalidRequest(f"{what} must be L2-normalised (norms {norms.round(3).tolist()[:8]})")

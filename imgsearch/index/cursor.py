@@ -42,9 +42,9 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def encode_search_cursor(offset: int) -> str | None:
-    """The cursor of the page at `offset`, or None when that is deeper than search pages go."""
-    return encode_cursor({"offset": offset}) if 0 < offset <= MAX_SEARCH_OFFSET else None
+def encode_search_cursor(offset: int) -> str:
+    """The cursor of the search page at `offset` (the index hands out none deeper than MAX_SEARCH_OFFSET)."""
+    return encode_cursor({"offset": offset})
 
 
 def decode_search_cursor(cursor: str) -> int:
@@ -58,20 +58,23 @@ def decode_search_cursor(cursor: str) -> int:
     return offset
 
 
-def encode_browse_cursor(sort_value: int, image_id: str) -> str:
-    return encode_cursor([sort_value, image_id])
+def encode_browse_cursor(backend: str, sort_value: int, image_id: str) -> str:
+    """A browse position, tagged with the back end whose sort values it holds."""
+    return encode_cursor([backend, sort_value, image_id])
 
 
-def decode_browse_cursor(cursor: str) -> tuple[int, str]:
-    """The (sort value, image id) after which the next browse page starts."""
+def decode_browse_cursor(cursor: str, backend: str) -> tuple[int, str]:
+    """The (sort value, image id) after which the next browse page starts; a cursor of another back end (whose
+    sort values mean something else) is refused like a forged one."""
     position = _decode(cursor)
     if not (
         isinstance(position, list)
-        and len(position) == 2
-        and _is_int(position[0])
-        and 0 <= position[0] < MAX_SORT_VALUE
-        and isinstance(position[1], str)
-        and is_image_id(position[1])
+        and len(position) == 3
+        and position[0] == backend
+        and _is_int(position[1])
+        and 0 <= position[1] < MAX_SORT_VALUE
+        and isinstance(position[2], str)
+        and is_image_id(position[2])
     ):
         raise InvalidRequest(_NOT_OURS)
-    return position[0], position[1]
+    return position[1], position[2]

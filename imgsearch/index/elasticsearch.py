@@ -15,7 +15,7 @@ from elasticsearch.exceptions import GeneralAvailabilityWarning
 from elasticsearch.helpers import streaming_bulk
 
 from imgsearch.errors import BackendUnavailable, InvalidRequest
-from imgsearch.index import es_documents
+from imgsearch.index import es_documents, paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
@@ -100,7 +100,7 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         for entry in entries:
-            self.check_model(entry.document.model_id)
+            self.checked_vectors(entry)
         outcomes: dict[str, WriteOutcome] = {}
         failures: list[tuple[int, str]] = []
         # op_type "create" makes a repeated id a 409 instead of an overwrite: that is our duplicate signal.
@@ -174,7 +174,7 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def browse(self, cursor: str | None, limit: int) -> BrowsePage:
-        search_after = list(decode_browse_cursor(cursor)) if cursor else None
+        search_after = list(decode_browse_cursor(cursor, self.name)) if cursor else None
         found = self.client.search(
             index=self.alias,
             size=limit + 1,
@@ -185,15 +185,15 @@ class ElasticsearchIndex(VectorIndex):
         hits = found["hits"]["hits"]
         images = [es_documents.from_source(hit["_id"], hit["_source"]) for hit in hits[:limit]]
         more = len(hits) > limit
-        return BrowsePage(images, encode_browse_cursor(*hits[limit - 1]["sort"]) if more and limit else None)
+        return BrowsePage(images, encode_browse_cursor(self.name, *hits[limit - 1]["sort"]) if more and limit else None)
 
     @es_call
     def search(self, query: VectorQuery) -> SearchPage:
-        self.check_query(query)
-        wanted = query.offset + query.k + 1  # one extra says whether another page exists
+        query_vector = self.check_query(query)  # float32: the serializers take numpy arrays
+        wanted = paging.wanted(query)
         knn: dict[str, Any] = {
             "field": "objects.vector",
-            "query_vector": np.asarray(query.vector, dtype=np.float32),  # the serializers take numpy arrays
+            "query_vector": query_vector,
             "k": wanted,
             "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
             "filter": list(self._filters(query)),
@@ -213,8 +213,7 @@ class ElasticsearchIndex(VectorIndex):
         except BadRequestError as error:
             raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
         hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
-        more = len(hits) > query.k
-        return SearchPage(hits[: query.k], query.offset + query.k if more else None)
+        return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
 
     @staticmethod
     def _filters(query: VectorQuery) -> Iterator[dict[str, Any]]:

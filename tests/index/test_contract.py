@@ -7,7 +7,7 @@ import pytest
 
 from imgsearch.errors import InvalidRequest, ModelMismatch
 from imgsearch.index.base import VectorIndex
-from imgsearch.index.cursor import encode_cursor
+from imgsearch.index.cursor import encode_browse_cursor, encode_cursor
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import IndexEntry, VectorQuery, WriteOutcome
 from pipeline.records import ObjectKind
@@ -195,3 +195,42 @@ def test_a_forged_browse_cursor_is_an_invalid_request(index: VectorIndex, cursor
 def test_ping_answers_when_the_store_is_up(index: VectorIndex) -> None:
     index.ping()
     assert index.name in {"elasticsearch", "embedded"}
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        pytest.param(lambda v: v[:-1], id="one vector short"),
+        pytest.param(lambda v: v[:, :-1], id="another size"),
+        pytest.param(lambda v: v * 2, id="not unit length"),
+        pytest.param(lambda v: np.full_like(v, np.nan), id="not finite"),
+    ],
+)
+def test_vectors_of_the_wrong_shape_or_length_are_refused(index: VectorIndex, spoil) -> None:
+    entry = make_corpus(count=1)[0]
+    with pytest.raises(InvalidRequest, match=r"shape|L2-normalised"):
+        index.add([IndexEntry(entry.document, spoil(entry.vectors))])
+    assert index.stats().images == 0
+
+
+def test_a_query_vector_not_of_unit_length_is_refused(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    del corpus
+    with pytest.raises(InvalidRequest, match="L2-normalised"):
+        index.search(VectorQuery(vector=np.ones(DIM, np.float32), model_id=MODEL_ID))
+
+
+def test_a_browse_cursor_of_the_other_back_end_is_refused(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    other = "embedded" if index.name == "elasticsearch" else "elasticsearch"
+    foreign = encode_browse_cursor(other, 1, corpus[0].document.image_id)
+    with pytest.raises(InvalidRequest, match="cursor"):
+        index.browse(foreign, limit=2)
+    own = index.browse(None, limit=2).next_cursor
+    assert own is not None and len(index.browse(own, limit=2).images) == 2
+
+
+def test_an_unknown_id_is_absent_everywhere(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    unknown = "f" * 64
+    assert unknown not in {entry.document.image_id for entry in corpus}
+    assert index.get(unknown) is None
+    assert index.vectors(unknown) is None
+    assert index.delete(unknown) is False

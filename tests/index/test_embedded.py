@@ -469,18 +469,6 @@ def test_another_models_vectors_are_refused(index: EmbeddedIndex) -> None:
     assert index.model_id() == MODEL and index.stats().images == 0
 
 
-def test_vectors_of_the_wrong_shape_or_length_are_refused(index: EmbeddedIndex) -> None:
-    rng = np.random.default_rng(23)
-    entry = make_entry(rng, 0)
-    with pytest.raises(ValueError, match="shape"):
-        index.add([IndexEntry(entry.document, entry.vectors[:-1])])
-    with pytest.raises(ValueError, match="shape"):
-        index.add([make_entry(rng, 1, dim=DIM + 1)])
-    with pytest.raises(ValueError, match="L2-normalised"):
-        index.add([IndexEntry(entry.document, entry.vectors * 2)])
-    assert index.stats().images == 0
-
-
 def test_an_index_before_ensure_is_empty(tmp_path: Path) -> None:
     index = EmbeddedIndex(tmp_path / "fresh")
     assert index.model_id() is None

@@ -12,7 +12,7 @@ in memory: recover, change, save) over `graph_file` (its file and checksummed st
 """
 
 from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE
-from imgsearch.index.embedded.index import UNIT_NORM_TOLERANCE, EmbeddedIndex
+from imgsearch.index.embedded.index import EmbeddedIndex
 from imgsearch.index.embedded.locks import LOCK_FILE
 from imgsearch.index.embedded.search import CANDIDATES_PER_IMAGE, EXACT_SCAN_FACTOR
 from imgsearch.index.embedded.store import DB_FILE, REBUILD_CHUNK_ROWS
@@ -25,6 +25,5 @@ __all__ = [
     "EXACT_SCAN_FACTOR",
     "LOCK_FILE",
     "REBUILD_CHUNK_ROWS",
-    "UNIT_NORM_TOLERANCE",
     "EmbeddedIndex",
 ]

@@ -28,7 +28,6 @@ from imgsearch.index.types import (
     WriteOutcome,
 )
 
-UNIT_NORM_TOLERANCE = 1e-3
 EMBEDDED_INDEX = "the embedded index"
 
 P = ParamSpec("P")
@@ -110,24 +109,11 @@ class EmbeddedIndex(VectorIndex):
     def ping(self) -> None:
         self._store.image_count()
 
-    def _validated_vectors(self, entry: IndexEntry) -> np.ndarray:
-        assert self._meta is not None
-        document = entry.document
-        self.check_model(document.model_id)
-        vectors = np.asarray(entry.vectors, dtype=np.float32)
-        expected = (len(document.objects), self._meta[1])
-        if vectors.shape != expected:
-            raise ValueError(f"image {document.image_id}: vectors of shape {vectors.shape}, expected {expected}")
-        norms = np.linalg.norm(vectors, axis=1)
-        if not np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE):
-            raise ValueError(f"image {document.image_id}: vectors must be L2-normalised (norms {norms.round(3)})")
-        return vectors
-
     @_embedded_call
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         if self._meta is None:
             raise RuntimeError("call ensure(model_id, dim) before adding images")
-        vectors_by_entry = [self._validated_vectors(entry) for entry in entries]
+        vectors_by_entry = [self.checked_vectors(entry) for entry in entries]
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
             added = self._store.add_images(entries, vectors_by_entry, generation)
@@ -164,14 +150,13 @@ class EmbeddedIndex(VectorIndex):
     def browse(self, cursor: str | None, limit: int) -> BrowsePage:
         if limit <= 0:
             return BrowsePage([], None)
-        after = decode_browse_cursor(cursor) if cursor else (2**63 - 1, "")
+        after = decode_browse_cursor(cursor, self.name) if cursor else (2**63 - 1, "")
         documents, last = self._store.newest(after, limit)
-        return BrowsePage(documents, encode_browse_cursor(*last) if last is not None else None)
+        return BrowsePage(documents, encode_browse_cursor(self.name, *last) if last is not None else None)
 
     @_embedded_call
     def search(self, query: VectorQuery) -> SearchPage:
-        self.check_query(query)
-        query_vector = np.asarray(query.vector, dtype=np.float32)
+        query_vector = self.check_query(query)
         with self._graph.lock.reading():  # no write commits in between: the page's images are all still there
             ann = self._graph.ann
             if ann is None or len(ann) == 0:

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 from usearch.index import Index
 
+from imgsearch.index import paging
 from imgsearch.index.embedded.schema import stored_object
 from imgsearch.index.embedded.store import Store
 from imgsearch.index.types import ImageHit, Match, SearchPage, VectorQuery
@@ -58,8 +59,7 @@ def to_match(candidate: Candidate) -> Match:
 
 def search_page(ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray) -> SearchPage:
     """The query's page of images; call with the graph's read lock held, so the page's images are all still there."""
-    wanted_images = query.offset + query.k + 1  # one extra says whether another page exists
-    return _page(query, _ranked_candidates(ann, store, query, query_vector, wanted_images), store)
+    return _page(query, _ranked_candidates(ann, store, query, query_vector, paging.wanted(query)), store)
 
 
 def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPage:
@@ -74,8 +74,7 @@ def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPa
                  tuple(to_match(candidate) for candidate in by_image[image_id][: query.matches_per_image]))
         for image_id in page_ids
     ]  # fmt: skip
-    more = len(image_ids) > query.offset + query.k
-    return SearchPage(hits, query.offset + query.k if more else None)
+    return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
 
 def _ranked_candidates(
