@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.model_runner import Saturated
 from imgsearch.errors import BackendUnavailable, ImgsearchError, InvalidRequest, ModelMismatch, NotFound
 from imgsearch.url_fetch import FetchFailed, FetchRefused, FetchTooLarge
-from pipeline.errors import HTTP_STATUS_BY_CODE, ImageRejected
+from pipeline.errors import ImageRejected, RejectCode
 from pipeline.models.offline import ModelWeightsMissing
 
 log = logging.getLogger("imgsearch.api")
@@ -29,6 +29,17 @@ STATUS_BY_ERROR: tuple[tuple[type[ImgsearchError], int], ...] = (
     (Saturated, 503),
     (BackendUnavailable, 503),
 )
+
+
+STATUS_BY_REJECT_CODE: dict[RejectCode, int] = {
+    RejectCode.EMPTY: 422,
+    RejectCode.NOT_AN_IMAGE: 415,
+    RejectCode.UNSUPPORTED_FORMAT: 415,
+    RejectCode.CORRUPT: 422,
+    RejectCode.TOO_MANY_BYTES: 413,
+    RejectCode.TOO_MANY_PIXELS: 413,
+    RejectCode.TOO_SMALL: 422,
+}
 
 
 class Unauthorized(ImgsearchError):
@@ -63,7 +74,7 @@ async def _imgsearch_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _image_rejected(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ImageRejected)
-    return error_response(HTTP_STATUS_BY_CODE[error.code], error.code.value, error.message)
+    return error_response(STATUS_BY_REJECT_CODE[error.code], error.code.value, error.message)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

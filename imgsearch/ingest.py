@@ -39,16 +39,11 @@ class Ingestor:
         self.blobs = blobs
 
     def ingest(self, data: bytes, source: str, tags: tuple[str, ...] = ()) -> IngestResult:
-        """One image; an image already indexed comes back as a duplicate without running the models again."""
-        decoded = self.pipeline.decode(data)
-        existing = self.index.get(decoded.image_id)
-        if existing is not None:
-            return IngestResult(existing, duplicate=True)
-        record = self.pipeline.records(self.pipeline.detect([decoded]))[0]
-        result = self._store([_NewImage(source, data, decoded, record)], tags)[0]
-        if isinstance(result, Exception):
-            raise result
-        return result
+        """One image, through the same path as a stream of them; raises what refused it."""
+        ((_, outcome),) = self.ingest_many([(source, lambda: data)], tags, batch_size=1)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     def ingest_many(
         self, sources: Iterable[tuple[str, Callable[[], bytes]]], tags: tuple[str, ...] = (), batch_size: int = 8

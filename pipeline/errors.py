@@ -1,4 +1,4 @@
-"""Why the pipeline refuses an upload: stable codes the API turns into an error body and an HTTP status."""
+"""Why the pipeline refuses an upload: stable codes a transport turns into its own answer (api/errors.py)."""
 
 from enum import StrEnum
 
@@ -13,17 +13,6 @@ class RejectCode(StrEnum):
     TOO_MANY_BYTES = "too_many_bytes"
     TOO_MANY_PIXELS = "too_many_pixels"
     TOO_SMALL = "too_small"
-
-
-HTTP_STATUS_BY_CODE: dict[RejectCode, int] = {
-    RejectCode.EMPTY: 422,
-    RejectCode.NOT_AN_IMAGE: 415,
-    RejectCode.UNSUPPORTED_FORMAT: 415,
-    RejectCode.CORRUPT: 422,
-    RejectCode.TOO_MANY_BYTES: 413,
-    RejectCode.TOO_MANY_PIXELS: 413,
-    RejectCode.TOO_SMALL: 422,
-}
 
 
 class ImageRejected(Exception):
