@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
-from imgsearch.index.types import ImageDocument, ImageHit, Match, StoredObject
+from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, Match
 from pipeline.records import Box, ObjectKind
 
 BBox = Annotated[list[float], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in image pixels")]
@@ -29,7 +29,7 @@ class ObjectPublic(BaseModel):
     score: float
 
     @classmethod
-    def of(cls, obj: StoredObject) -> ObjectPublic:
+    def of(cls, obj: ImageObject) -> ObjectPublic:
         return cls(bbox=obj.box.as_list(), label=obj.label, score=round(obj.score, 4))
 
 

@@ -38,7 +38,7 @@ from rich.table import Table
 from usearch.index import Index
 
 from imgsearch.index.embedded import ANN_FILE, EmbeddedIndex
-from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, VectorQuery
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry, VectorQuery
 from pipeline.records import Box, ObjectKind
 
 CONNECTIVITY = 16
@@ -162,9 +162,9 @@ def image_entries(base: np.ndarray) -> list[IndexEntry]:
     created_at = datetime(2025, 1, 1, tzinfo=UTC)
     entries = []
     for number, start in enumerate(range(0, len(base) - OBJECTS_PER_IMAGE + 1, OBJECTS_PER_IMAGE)):
-        objects = [StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
+        objects = [ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
         objects += [
-            StoredObject(i, ObjectKind.OBJECT, "thing", 0.9, Box(0, 0, 64, 64)) for i in range(1, OBJECTS_PER_IMAGE)
+            ImageObject(i, ObjectKind.OBJECT, "thing", 0.9, Box(0, 0, 64, 64)) for i in range(1, OBJECTS_PER_IMAGE)
         ]
         document = ImageDocument(
             f"{number:08d}", 640, 480, "image/jpeg", 1, "bench", "bench", created_at, objects=tuple(objects)

@@ -53,7 +53,7 @@ from rich.table import Table
 from imgsearch.connections import elasticsearch_client
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
-from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, VectorQuery
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry, VectorQuery
 from imgsearch.settings import REPO_ROOT, Settings
 from pipeline.records import Box, ObjectKind
 
@@ -170,9 +170,9 @@ def image_id(number: int) -> str:
 
 
 def entry(vectors: np.ndarray, number: int) -> IndexEntry:
-    objects = [StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
+    objects = [ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
     for i in range(1, OBJECTS_PER_IMAGE):
-        objects.append(StoredObject(i, ObjectKind.OBJECT, f"class{(number + i) % 80}", 0.8, Box(20 * i, 20, 99, 99)))
+        objects.append(ImageObject(i, ObjectKind.OBJECT, f"class{(number + i) % 80}", 0.8, Box(20 * i, 20, 99, 99)))
     created_at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=number)
     document = ImageDocument(
         image_id(number), 640, 480, "image/jpeg", 100_000, MODEL_ID, f"bench/{number}.jpg", created_at,

@@ -9,14 +9,13 @@ import numpy as np
 
 from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.index.base import VectorIndex
-from imgsearch.index.types import SearchPage, StoredObject, VectorQuery
+from imgsearch.index.types import ImageObject, SearchPage, VectorQuery
 from imgsearch.metrics import timed
 from imgsearch.query_expansion import expanded_query
 from imgsearch.storage.base import BlobKind, BlobStore
 from pipeline.records import Box, ObjectKind
 from pipeline.runner import AnalyzedImage, Pipeline
 
-WHOLE_IMAGE = "image"
 DEFAULT_KINDS = (ObjectKind.OBJECT, ObjectKind.IMAGE)
 
 
@@ -39,7 +38,7 @@ class SearchOptions:
 class QueryDescription:
     width: int
     height: int
-    objects: list[StoredObject]
+    objects: list[ImageObject]
     used_box: Box
     used_label: str
 
@@ -63,8 +62,8 @@ class Searcher:
         """Search with an image that need not be indexed."""
         if options.object is not None and options.box is not None:
             raise InvalidRequest("give either an object or a box, not both")
-        analyzed = self.pipeline.detect([self.pipeline.decode(data)], for_query=True)[0]
-        objects = _detected_objects(analyzed)
+        analyzed = self.pipeline.analyze(data, for_query=True)
+        objects = analyzed.detected()
         vector, used_box, used_label = self._query_vector(analyzed, objects, options)
         page = self._search(vector, options, exclude_ids)
         decoded = analyzed.decoded
@@ -86,7 +85,7 @@ class Searcher:
         return SearchOutcome(query, page)
 
     def _query_vector(
-        self, analyzed: AnalyzedImage, objects: list[StoredObject], options: SearchOptions
+        self, analyzed: AnalyzedImage, objects: list[ImageObject], options: SearchOptions
     ) -> tuple[np.ndarray, Box, str]:
         decoded = analyzed.decoded
         if options.box is not None:
@@ -97,7 +96,8 @@ class Searcher:
             chosen = _pick(None, objects, options.object)
             vector = self.pipeline.embed_regions(analyzed, np.asarray([chosen.box.as_list()], np.float32))[0]
             return vector, chosen.box, chosen.label
-        return self.pipeline.embed_whole(analyzed), Box(0, 0, decoded.width, decoded.height), WHOLE_IMAGE
+        whole = analyzed.whole()
+        return self.pipeline.embed_whole(analyzed), whole.box, whole.label
 
     def _search(self, vector: np.ndarray, options: SearchOptions, exclude_ids: tuple[str, ...]) -> SearchPage:
         query = VectorQuery(
@@ -118,14 +118,7 @@ class Searcher:
             return self.index.search(query)
 
 
-def _detected_objects(analyzed: AnalyzedImage) -> list[StoredObject]:
-    return [
-        StoredObject(i + 1, ObjectKind.OBJECT, label, float(score), Box(*map(float, box)))
-        for i, (box, score, label) in enumerate(zip(analyzed.boxes_xyxy, analyzed.scores, analyzed.labels, strict=True))
-    ]
-
-
-def _pick(whole: StoredObject | None, detected: list[StoredObject], position: int | None) -> StoredObject:
+def _pick(whole: ImageObject | None, detected: list[ImageObject], position: int | None) -> ImageObject:
     if position is None:
         if whole is None:
             raise InvalidRequest("no object chosen")

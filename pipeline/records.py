@@ -34,15 +34,32 @@ class Box:
         return [self.x1, self.y1, self.x2, self.y2]
 
 
+WHOLE_IMAGE_LABEL = "image"
+
+
 @dataclass(frozen=True)
-class ObjectRecord:
-    """A detected object (or the whole image) with its L2-normalised float32 vector."""
+class ImageObject:
+    """One object of an image, box in original pixels: the whole image (object 0, kind `image`) or a detection.
+
+    The one shape an object has from detection to the index and the API; a record adds its vector.
+    """
 
     index: int
     kind: ObjectKind
     label: str
     score: float
     box: Box
+
+    @classmethod
+    def whole(cls, width: float, height: float) -> ImageObject:
+        return cls(0, ObjectKind.IMAGE, WHOLE_IMAGE_LABEL, 1.0, Box(0.0, 0.0, float(width), float(height)))
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """An object with its L2-normalised float32 vector."""
+
+    object: ImageObject
     vector: np.ndarray
 
 
@@ -60,4 +77,4 @@ class ImageRecord:
 
     @property
     def detected(self) -> list[ObjectRecord]:
-        return [obj for obj in self.objects if obj.kind is ObjectKind.OBJECT]
+        return [obj for obj in self.objects if obj.object.kind is ObjectKind.OBJECT]

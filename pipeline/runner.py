@@ -20,11 +20,10 @@ from pipeline.identity import model_id
 from pipeline.models.detector import Detections, YoloDetector
 from pipeline.models.embedder import TimmEmbedder
 from pipeline.models.runtime import configure_threads, pick_device
-from pipeline.records import Box, ImageRecord, ObjectKind, ObjectRecord
+from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind, ObjectRecord
 from pipeline.stream import batched, ordered_prefetch
 
 KeyT = TypeVar("KeyT")
-WHOLE_IMAGE_LABEL = "image"
 
 
 class Detector(Protocol):
@@ -55,6 +54,16 @@ class AnalyzedImage:
     def view_boxes(self, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Original-pixel boxes mapped onto the models' downscaled view."""
         return geometry.scale_boxes(boxes_xyxy, 1.0 / self.view.scale)
+
+    def whole(self) -> ImageObject:
+        return ImageObject.whole(self.decoded.width, self.decoded.height)
+
+    def detected(self) -> list[ImageObject]:
+        """The kept detections as objects 1, 2, …, best score first."""
+        return [
+            ImageObject(i + 1, ObjectKind.OBJECT, label, float(score), Box(*map(float, box)))
+            for i, (box, score, label) in enumerate(zip(self.boxes_xyxy, self.scores, self.labels, strict=True))
+        ]
 
 
 class Pipeline:
@@ -101,6 +110,10 @@ class Pipeline:
         with self.stage_timer("decode"):
             return decode_image(data, self.config.limits)
 
+    def analyze(self, data: bytes, for_query: bool = False) -> AnalyzedImage:
+        """One image's bytes decoded and its objects detected (`for_query`: see `detect`); raises `ImageRejected`."""
+        return self.detect([self.decode(data)], for_query=for_query)[0]
+
     def detect(self, images: list[DecodedImage], for_query: bool = False) -> list[AnalyzedImage]:
         """Detect on the downscaled views in one batch; keep boxes that are big enough, in original pixels.
 
@@ -146,15 +159,7 @@ class Pipeline:
 
     def _record(self, analyzed: AnalyzedImage, vectors: np.ndarray) -> ImageRecord:
         decoded = analyzed.decoded
-        whole = ObjectRecord(
-            0, ObjectKind.IMAGE, WHOLE_IMAGE_LABEL, 1.0, Box(0.0, 0.0, decoded.width, decoded.height), vectors[0]
-        )
-        objects = [
-            ObjectRecord(i + 1, ObjectKind.OBJECT, label, float(score), Box(*map(float, box)), vector)
-            for i, (box, score, label, vector) in enumerate(
-                zip(analyzed.boxes_xyxy, analyzed.scores, analyzed.labels, vectors[1:], strict=True)
-            )
-        ]
+        objects = [analyzed.whole(), *analyzed.detected()]
         return ImageRecord(
             image_id=decoded.image_id,
             width=decoded.width,
@@ -162,12 +167,12 @@ class Pipeline:
             content_type=decoded.content_type,
             byte_size=decoded.byte_size,
             model_id=self.model_id,
-            objects=[whole, *objects],
+            objects=[ObjectRecord(obj, vector) for obj, vector in zip(objects, vectors, strict=True)],
         )
 
     def process(self, data: bytes) -> ImageRecord:
         """One image's bytes to its record; raises `ImageRejected` for bad input."""
-        return self.records(self.detect([self.decode(data)]))[0]
+        return self.records([self.analyze(data)])[0]
 
     def process_stream(
         self,

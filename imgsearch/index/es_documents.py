@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from imgsearch.index.types import ImageDocument, ImageHit, IndexEntry, Match, StoredObject
+from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, IndexEntry, Match
 from pipeline.records import Box, ObjectKind
 
 
@@ -40,9 +40,9 @@ def to_source(entry: IndexEntry) -> dict[str, Any]:
     }
 
 
-def _object(source: dict[str, Any]) -> StoredObject:
+def _object(source: dict[str, Any]) -> ImageObject:
     bbox = source["bbox"]
-    return StoredObject(
+    return ImageObject(
         index=source["index"],
         kind=ObjectKind(source["kind"]),
         label=source["label"],

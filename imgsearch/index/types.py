@@ -8,18 +8,9 @@ from enum import StrEnum
 
 import numpy as np
 
-from pipeline.records import Box, ImageRecord, ObjectKind
+from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind
 
-
-@dataclass(frozen=True)
-class StoredObject:
-    """One nested object of an image document (the whole image is object 0, kind `image`)."""
-
-    index: int
-    kind: ObjectKind
-    label: str
-    score: float
-    box: Box
+__all__ = ["Box", "ImageObject", "ObjectKind"]  # the object type is the pipeline's, shared by every layer
 
 
 @dataclass(frozen=True)
@@ -33,7 +24,7 @@ class ImageDocument:
     source: str
     created_at: datetime
     tags: tuple[str, ...] = ()
-    objects: tuple[StoredObject, ...] = ()
+    objects: tuple[ImageObject, ...] = ()
 
     @property
     def labels(self) -> list[str]:
@@ -51,7 +42,7 @@ class IndexEntry:
     def from_record(
         cls, record: ImageRecord, source: str, created_at: datetime, tags: tuple[str, ...] = ()
     ) -> IndexEntry:
-        objects = tuple(StoredObject(o.index, o.kind, o.label, o.score, o.box) for o in record.objects)
+        objects = tuple(o.object for o in record.objects)
         document = ImageDocument(
             image_id=record.image_id,
             width=record.width,

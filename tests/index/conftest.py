@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch
 
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
-from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry
 from imgsearch.maintenance import drop_es_alias
 from imgsearch.settings import REPO_ROOT
 from pipeline.records import Box, ObjectKind
@@ -62,9 +62,9 @@ def make_corpus(count: int = 40, seed: int = 0) -> list[IndexEntry]:
     entries = []
     for number in range(count):
         labels = [LABELS[int(i)] for i in rng.integers(0, len(LABELS), int(rng.integers(1, 5)))]
-        objects = [StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
+        objects = [ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
         objects += [
-            StoredObject(i + 1, ObjectKind.OBJECT, label, 0.5 + 0.1 * i, Box(10 * i, 20, 10 * i + 60, 90))
+            ImageObject(i + 1, ObjectKind.OBJECT, label, 0.5 + 0.1 * i, Box(10 * i, 20, 10 * i + 60, 90))
             for i, label in enumerate(labels)
         ]
         vectors = np.stack([centres[obj.label] + rng.normal(scale=0.6, size=DIM) for obj in objects])

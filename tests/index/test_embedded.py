@@ -16,7 +16,7 @@ import pytest
 
 from imgsearch.errors import BackendUnavailable, InvalidRequest, ModelMismatch
 from imgsearch.index.embedded import EmbeddedIndex
-from imgsearch.index.types import ImageDocument, IndexEntry, SearchPage, StoredObject, VectorQuery, WriteOutcome
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry, SearchPage, VectorQuery, WriteOutcome
 from pipeline.records import Box, ObjectKind
 
 MODEL = "test-model"
@@ -42,11 +42,11 @@ def make_entry(
     rng: np.random.Generator, number: int, detected: int = 3, model: str = MODEL, dim: int = DIM
 ) -> IndexEntry:
     """Image `image_id(number)`: object 0 the whole 640x480 image, then `detected` boxes with labels from LABELS."""
-    objects = [StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
+    objects = [ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 640, 480))]
     for index in range(1, detected + 1):
         x1, y1 = (float(v) for v in rng.integers(0, 400, 2))
         label = LABELS[int(rng.integers(len(LABELS)))]
-        objects.append(StoredObject(index, ObjectKind.OBJECT, label, 0.8, Box(x1, y1, x1 + 50 + index, y1 + 60)))
+        objects.append(ImageObject(index, ObjectKind.OBJECT, label, 0.8, Box(x1, y1, x1 + 50 + index, y1 + 60)))
     document = ImageDocument(
         image_id=image_id(number),
         width=640,
@@ -190,7 +190,7 @@ def test_filters_hold_and_nothing_that_passes_is_missed(exact_index: EmbeddedInd
 def test_a_rare_label_fills_the_page_from_its_few_objects(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
     entries = [make_entry(rng, number) for number in range(1500)]
-    giraffe = StoredObject(3, ObjectKind.OBJECT, "giraffe", 0.9, Box(1, 1, 20, 20))
+    giraffe = ImageObject(3, ObjectKind.OBJECT, "giraffe", 0.9, Box(1, 1, 20, 20))
     for position in range(0, 1500, 100):  # 15 images with one giraffe each among 6,000 vectors
         document = entries[position].document
         entries[position] = IndexEntry(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from imgsearch.index.base import VectorIndex
-from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, VectorQuery
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry, VectorQuery
 from imgsearch.query_expansion import expanded_query
 from pipeline.records import Box, ObjectKind
 from tests.index.conftest import DIM, MODEL_ID
@@ -27,8 +27,8 @@ def image_entry(name: str, number: int) -> IndexEntry:
     whole = AXES[4 + number]  # whole-image vectors stay out of the way of the object query
     vectors = np.stack([whole, OBJECTS[name] / np.linalg.norm(OBJECTS[name])]).astype(np.float32)
     objects = (
-        StoredObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 100, 100)),
-        StoredObject(1, ObjectKind.OBJECT, f"label-{name}", 0.9, Box(10, 10, 50, 50)),
+        ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 100, 100)),
+        ImageObject(1, ObjectKind.OBJECT, f"label-{name}", 0.9, Box(10, 10, 50, 50)),
     )
     document = ImageDocument(
         f"{number:064x}", 100, 100, "image/jpeg", 1000, MODEL_ID, f"{name}.jpg", datetime(2026, 1, 1, tzinfo=UTC),

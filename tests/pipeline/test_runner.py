@@ -28,14 +28,14 @@ def test_same_bytes_give_the_same_record(pipeline: Pipeline) -> None:
     data = jpeg_bytes(scene(seed=3))
     first, second = pipeline.process(data), pipeline.process(data)
     assert first.image_id == second.image_id
-    assert [o.box for o in first.objects] == [o.box for o in second.objects]
+    assert [o.object for o in first.objects] == [o.object for o in second.objects]
     for a, b in zip(first.objects, second.objects, strict=True):
         np.testing.assert_array_equal(a.vector, b.vector)
 
 
 def test_whole_image_comes_first_and_every_box_lies_inside_the_image(pipeline: Pipeline) -> None:
     record = pipeline.process(jpeg_bytes(scene(900, 500, seed=5)))
-    whole, *detected = record.objects
+    whole, *detected = (item.object for item in record.objects)
     assert whole.kind is ObjectKind.IMAGE
     assert whole.box.as_list() == [0, 0, 900, 500]
     assert detected and all(obj.kind is ObjectKind.OBJECT for obj in detected)
@@ -55,7 +55,7 @@ def test_an_image_without_detections_is_still_a_record(pipeline: Pipeline) -> No
         pipeline.embedder,
     )
     record = strict.process(jpeg_bytes(scene(seed=7)))
-    assert [obj.kind for obj in record.objects] == [ObjectKind.IMAGE]
+    assert [item.object.kind for item in record.objects] == [ObjectKind.IMAGE]
     assert np.linalg.norm(record.objects[0].vector) == pytest.approx(1.0, abs=1e-5)
 
 
@@ -68,7 +68,7 @@ def red_square_photo(width: int, height: int, square: tuple[int, int, int, int])
 def test_boxes_found_on_the_downscaled_view_are_reported_in_original_pixels(red_pipeline: Pipeline) -> None:
     # 2560x1920 is seen by the models at 1280x960 (scale 2).
     record = red_pipeline.process(jpeg_bytes(red_square_photo(2560, 1920, (400, 600, 1000, 1000))))
-    (red,) = record.detected
+    (red,) = (item.object for item in record.detected)
     assert red.label == "red"
     np.testing.assert_allclose(red.box.as_list(), [400, 600, 1000, 1000], atol=4)
 
@@ -81,7 +81,7 @@ def test_exif_rotated_photos_get_boxes_in_upright_coordinates(red_pipeline: Pipe
     exif[0x0112] = 6
     record = red_pipeline.process(jpeg_bytes(stored, exif=exif))
     assert (record.width, record.height) == (200, 400)
-    (red,) = record.detected
+    (red,) = (item.object for item in record.detected)
     np.testing.assert_allclose(red.box.as_list(), [50, 20, 150, 120], atol=3)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from imgsearch.index.types import ImageDocument, StoredObject
+from imgsearch.index.types import ImageDocument, ImageObject
 from pipeline.records import Box, ObjectKind
 
 SCHEMA = """
@@ -48,18 +48,18 @@ def image_values(document: ImageDocument) -> tuple[object, ...]:
             epoch_us(document.created_at), json.dumps(list(document.tags)))  # fmt: skip
 
 
-def object_values(image_id: str, obj: StoredObject, generation: int, vector: np.ndarray) -> tuple[object, ...]:
+def object_values(image_id: str, obj: ImageObject, generation: int, vector: np.ndarray) -> tuple[object, ...]:
     """An `objects` row after its key, in the order of `OBJECT_COLUMNS` then generation and vector."""
     return (image_id, obj.index, obj.kind.value, obj.label, obj.score, *obj.box.as_list(),
             generation, vector.tobytes())  # fmt: skip
 
 
-def stored_object(row: sqlite3.Row) -> StoredObject:
+def stored_object(row: sqlite3.Row) -> ImageObject:
     box = Box(row["x1"], row["y1"], row["x2"], row["y2"])
-    return StoredObject(row["idx"], ObjectKind(row["kind"]), row["label"], row["score"], box)
+    return ImageObject(row["idx"], ObjectKind(row["kind"]), row["label"], row["score"], box)
 
 
-def image_document(row: sqlite3.Row, objects: list[StoredObject]) -> ImageDocument:
+def image_document(row: sqlite3.Row, objects: list[ImageObject]) -> ImageDocument:
     return ImageDocument(
         image_id=row["id"],
         width=row["width"],

@@ -22,7 +22,7 @@ from imgsearch.index.embedded.schema import (
     row_vector,
     stored_object,
 )
-from imgsearch.index.types import ImageDocument, IndexEntry, StoredObject, WriteOutcome
+from imgsearch.index.types import ImageDocument, ImageObject, IndexEntry, WriteOutcome
 from pipeline.records import ObjectKind
 
 DB_FILE = "index.sqlite3"
@@ -151,7 +151,7 @@ class Store:
 
     def _documents(self, image_rows: list[sqlite3.Row]) -> list[ImageDocument]:
         ids = [row["id"] for row in image_rows]
-        objects_by_image: dict[str, list[StoredObject]] = {image_id: [] for image_id in ids}
+        objects_by_image: dict[str, list[ImageObject]] = {image_id: [] for image_id in ids}
         object_rows = self._rows(
             f"SELECT {OBJECT_COLUMNS} FROM objects WHERE image_id IN (SELECT value FROM json_each(?)) "
             "ORDER BY image_id, idx",
