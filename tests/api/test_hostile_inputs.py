@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -19,6 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from api.main import create_app
+from imgsearch.index.elasticsearch import ElasticsearchIndex
+from imgsearch.index.embedded import EmbeddedIndex
+from imgsearch.settings import REPO_ROOT, Settings
+from pipeline.runner import Pipeline
 from tests.fixtures import jpeg_bytes, scene
 
 ABSENT_ID = "a" * 64
@@ -264,3 +271,26 @@ def test_a_streamed_body_without_length_is_cut_at_the_route_limit(any_api: TestC
     response = any_api.post("/api/v1/images", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413, response.text
     assert response.json()["error"]["code"] == "too_many_bytes"
+
+
+@pytest.mark.parametrize("backend", [pytest.param("servers", marks=pytest.mark.integration), "embedded"])
+def test_a_query_vector_of_another_size_than_the_index_is_a_422(
+    backend: str, request: pytest.FixtureRequest, pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """An index made with this model id but another vector size (a hand-edited mapping, say) refuses the query."""
+    if backend == "servers":
+        alias = f"test-api-dim-{uuid.uuid4().hex[:12]}"
+        es = request.getfixturevalue("es")
+        ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings").ensure(pipeline.model_id, pipeline.dim + 1)
+        opened = request.getfixturevalue("api_factory")(es_index_alias=alias)
+    else:
+        other_size = EmbeddedIndex(tmp_path / "data" / "index")
+        other_size.ensure(pipeline.model_id, pipeline.dim + 1)
+        other_size.close()
+        opened = TestClient(create_app(Settings(es_url=None, s3_endpoint=None, data_dir=tmp_path / "data"), pipeline))
+    with opened as client:
+        query = {"file": ("q.jpg", jpeg_bytes(scene(seed=7)), "image/jpeg")}
+        response = client.post("/api/v1/search", files=query)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "dim" in response.json()["error"]["message"]
