@@ -95,7 +95,7 @@ def query_ms(pipe: Pipeline, data: bytes) -> tuple[float, float]:
         started = time.perf_counter()
         analyzed = pipe.detect([pipe.decode(data)], for_query=True)[0]
         if len(analyzed.boxes_xyxy):
-            pipe.embed_regions(analyzed, analyzed.boxes_xyxy[:1])
+            pipe.embed_detected(analyzed, [0])
         else:
             pipe.embed_whole(analyzed)
         full_ms = (time.perf_counter() - started) * 1000

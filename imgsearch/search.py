@@ -94,8 +94,7 @@ class Searcher:
             return vector, box, "region"
         if options.object is not None:
             chosen = _pick(None, objects, options.object)
-            vector = self.pipeline.embed_regions(analyzed, np.asarray([chosen.box.as_list()], np.float32))[0]
-            return vector, chosen.box, chosen.label
+            return self.pipeline.embed_detected(analyzed, [options.object])[0], chosen.box, chosen.label
         whole = analyzed.whole()
         return self.pipeline.embed_whole(analyzed), whole.box, whole.label
 

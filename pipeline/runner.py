@@ -43,16 +43,18 @@ class Processed:
 
 @dataclass(frozen=True)
 class AnalyzedImage:
-    """A decoded image with its kept detections, boxes in original pixels."""
+    """A decoded image with its kept detections: `view_boxes_xyxy` on the models' view, where they were found
+    and are cropped; `boxes_xyxy` the same boxes in original pixels, mapped once, for records and answers."""
 
     decoded: DecodedImage
     view: ModelView
+    view_boxes_xyxy: np.ndarray
     boxes_xyxy: np.ndarray
     scores: np.ndarray
     labels: list[str]
 
-    def view_boxes(self, boxes_xyxy: np.ndarray) -> np.ndarray:
-        """Original-pixel boxes mapped onto the models' downscaled view."""
+    def to_view(self, boxes_xyxy: np.ndarray) -> np.ndarray:
+        """Original-pixel boxes (a region a user drew) mapped onto the models' view."""
         return geometry.scale_boxes(boxes_xyxy, 1.0 / self.view.scale)
 
     def whole(self) -> ImageObject:
@@ -127,15 +129,23 @@ class Pipeline:
         return [self._keep(image, view, found) for image, view, found in zip(images, views, detections, strict=True)]
 
     def _keep(self, image: DecodedImage, view: ModelView, found: Detections) -> AnalyzedImage:
-        boxes = geometry.clamp_boxes(geometry.scale_boxes(found.boxes_xyxy, view.scale), image.width, image.height)
+        view_boxes = geometry.clamp_boxes(found.boxes_xyxy, view.image.width, view.image.height)
+        boxes = geometry.clamp_boxes(geometry.scale_boxes(view_boxes, view.scale), image.width, image.height)
         keep = np.flatnonzero(geometry.min_side_mask(boxes, self.config.detector.min_box_side))
         keep = keep[np.argsort(-found.scores[keep], kind="stable")][: self.config.detector.max_objects]
-        return AnalyzedImage(image, view, boxes[keep], found.scores[keep], [found.labels[i] for i in keep])
+        labels = [found.labels[i] for i in keep]
+        return AnalyzedImage(image, view, view_boxes[keep], boxes[keep], found.scores[keep], labels)
 
     def embed_regions(self, analyzed: AnalyzedImage, boxes_xyxy: np.ndarray) -> np.ndarray:
         """Vectors for arbitrary boxes (original pixels) on an analysed image: a user's drawn region, say."""
         with self.stage_timer("embed"):
-            crops = crop_boxes(analyzed.view.image, analyzed.view_boxes(boxes_xyxy), self.config.crop_margin)
+            crops = crop_boxes(analyzed.view.image, analyzed.to_view(boxes_xyxy), self.config.crop_margin)
+            return self.embedder.predict(crops)
+
+    def embed_detected(self, analyzed: AnalyzedImage, positions: list[int]) -> np.ndarray:
+        """Vectors for some of the image's own detections (0-based among them), cropped where they were found."""
+        with self.stage_timer("embed"):
+            crops = crop_boxes(analyzed.view.image, analyzed.view_boxes_xyxy[positions], self.config.crop_margin)
             return self.embedder.predict(crops)
 
     def embed_whole(self, analyzed: AnalyzedImage) -> np.ndarray:
@@ -147,7 +157,7 @@ class Pipeline:
         crops: list[Image.Image] = []
         for analyzed in analyzed_images:
             crops.append(analyzed.view.image)
-            crops += crop_boxes(analyzed.view.image, analyzed.view_boxes(analyzed.boxes_xyxy), self.config.crop_margin)
+            crops += crop_boxes(analyzed.view.image, analyzed.view_boxes_xyxy, self.config.crop_margin)
         with self.stage_timer("embed"):
             vectors = self.embedder.predict(crops)
         records, offset = [], 0
