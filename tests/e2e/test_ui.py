@@ -162,6 +162,9 @@ def test_gallery_browses_deletes_and_searches_like_this(
     expect(items).to_have_count(24)
     expect(items.first.get_by_test_id("gallery-box").first).to_be_attached()
     page.get_by_test_id("gallery-load-more").click()
+    # The button also hides while the page loads: wait for the page itself, then for the button to stay away.
+    expect(items).not_to_have_count(24)
+    expect(page.get_by_test_id("gallery-loading")).to_have_count(0)
     expect(page.get_by_test_id("gallery-load-more")).to_have_count(0)
     total = items.count()
     assert total > len(indexed)
