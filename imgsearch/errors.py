@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class ImgsearchError(Exception):
     """Base class: `code` is stable and client-visible, the message says what to do."""
@@ -39,3 +46,25 @@ class BackendUnavailable(ImgsearchError):
         super().__init__(f"{store} is unavailable: {message}")
         self.store = store
         self.retry_after_s = retry_after_s
+
+
+def outages_translated(
+    catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A decorator for a store's methods: a caught error that `outage_of` maps to an outage is raised as that
+    `BackendUnavailable`; any other error goes on as it was."""
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def translated(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except catch as error:
+                outage = outage_of(error)
+                if outage is None:
+                    raise
+                raise outage from error
+
+        return translated
+
+    return decorate

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
-
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
 
-from imgsearch.errors import BackendUnavailable
+from imgsearch.errors import BackendUnavailable, outages_translated
 
 ELASTICSEARCH = "Elasticsearch"
 # 429: a full write or search queue; 5xx: a node that is starting, recovering shards, or has none for the index.
 UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def reason(error: ApiError) -> str:
@@ -38,17 +31,5 @@ def unavailable(error: Exception) -> BackendUnavailable | None:
     return None
 
 
-def es_call(method: Callable[P, R]) -> Callable[P, R]:
-    """Run one index operation; connection failures, time-outs and 429/5xx answers become `BackendUnavailable`."""
-
-    @functools.wraps(method)
-    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except (EsConnectionError, ConnectionTimeout, ApiError) as error:
-            outage = unavailable(error)
-            if outage is None:
-                raise
-            raise outage from error
-
-    return translated
+# Connection failures, time-outs and 429/5xx answers become `BackendUnavailable`; other answers stay as they are.
+es_call = outages_translated((EsConnectionError, ConnectionTimeout, ApiError), unavailable)

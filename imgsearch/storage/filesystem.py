@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
-from imgsearch.errors import BackendUnavailable, NotFound
+from imgsearch.errors import BackendUnavailable, NotFound, outages_translated
 from imgsearch.storage.base import BlobKind, BlobStore, blob_key
 
 BLOB_FOLDER = "the blob folder"
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _filesystem_call(method: Callable[P, R]) -> Callable[P, R]:
-    """A folder that is gone, read-only, full or unmounted is an outage of the store, not a bug."""
-
-    @functools.wraps(method)
-    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except OSError as error:
-            raise BackendUnavailable(BLOB_FOLDER, f"{type(error).__name__} ({error.strerror})") from error
-
-    return translated
+# A folder that is gone, read-only, full or unmounted is an outage of the store, not a bug.
+_filesystem_call = outages_translated(
+    (OSError,),
+    lambda error: BackendUnavailable(BLOB_FOLDER, f"{type(error).__name__} ({getattr(error, 'strerror', '')})"),
+)
 
 
 class FilesystemBlobStore(BlobStore):

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import functools
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import ParamSpec, TypeVar
 
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from imgsearch.errors import BackendUnavailable, NotFound
+from imgsearch.errors import BackendUnavailable, NotFound, outages_translated
 from imgsearch.storage.base import BlobKind, BlobStore, blob_key
 
 MINIO = "MinIO"
 MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
 # S3 errors that say "not now" rather than "not so": a server starting, throttling or short of quorum.
 UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "XMinioServerNotInitialized"}
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 _CLIENT_ERRORS = (S3Error, ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError)
@@ -51,13 +46,7 @@ def minio_outages() -> Iterator[None]:
         raise outage from error
 
 
-def _minio_call(method: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(method)
-    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        with minio_outages():
-            return method(*args, **kwargs)
-
-    return translated
+_minio_call = outages_translated(_CLIENT_ERRORS, _unavailable)
 
 
 class MinioBlobStore(BlobStore):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -26,6 +25,7 @@ from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.embedded import EmbeddedIndex
 from imgsearch.settings import REPO_ROOT, Settings
 from pipeline.runner import Pipeline
+from tests.api.helpers import loopback_server
 from tests.fixtures import jpeg_bytes, scene
 
 ABSENT_ID = "a" * 64
@@ -195,12 +195,8 @@ def redirector() -> Iterator[str]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 REDIRECT_TARGETS = [

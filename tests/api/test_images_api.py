@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.api.helpers import assert_error, upload
+from tests.api.helpers import assert_error, loopback_server, upload
 from tests.fixtures import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
@@ -36,12 +35,8 @@ def image_server() -> Iterator[str]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def test_upload_creates_then_recognises_a_duplicate(client: TestClient) -> None:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -22,6 +22,7 @@ from api.main import create_app
 from api.serve import server_limits
 from imgsearch.settings import Settings
 from pipeline.runner import Pipeline
+from tests.api.helpers import loopback_server
 
 SLOW_HOST_DELAY_S = 4.0
 PER_REQUEST_BUDGET_S = 1.5
@@ -106,14 +107,9 @@ def slow_host() -> Iterator[str]:
         def log_message(self, *_: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    released.set()
-    server.shutdown()
-    thread.join()
+    with loopback_server(Handler) as url:
+        yield url
+        released.set()
 
 
 def test_slow_urls_are_cut_at_the_request_deadline_and_probes_keep_answering(served: Served, slow_host: str) -> None:

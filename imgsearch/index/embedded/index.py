@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import ParamSpec, TypeVar
 
 import numpy as np
 
-from imgsearch.errors import BackendUnavailable, ModelMismatch
+from imgsearch.errors import BackendUnavailable, ModelMismatch, outages_translated
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.embedded.graph import Graph, GraphSettings
@@ -30,21 +28,11 @@ from imgsearch.index.types import (
 
 EMBEDDED_INDEX = "the embedded index"
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _embedded_call(method: Callable[P, R]) -> Callable[P, R]:
-    """A locked, full, read-only or vanished database or graph file is an outage of the store, not a bug."""
-
-    @functools.wraps(method)
-    def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return method(*args, **kwargs)
-        except (sqlite3.OperationalError, OSError) as error:
-            raise BackendUnavailable(EMBEDDED_INDEX, f"{type(error).__name__}: {error}") from error
-
-    return translated
+# A locked, full, read-only or vanished database or graph file is an outage of the store, not a bug.
+_embedded_call = outages_translated(
+    (sqlite3.OperationalError, OSError),
+    lambda error: BackendUnavailable(EMBEDDED_INDEX, f"{type(error).__name__}: {error}"),
+)
 
 
 class EmbeddedIndex(VectorIndex):
