@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from api.body import read_json
 from api.deps import ApiKeyDep, ServicesDep
+from api.openapi import body_ref
 from api.schemas import (
     ErrorBody,
     ErrorDetail,
@@ -50,7 +51,7 @@ INGEST_BODY = {
                     },
                 }
             },
-            "application/json": {"schema": UrlIngestRequest.model_json_schema()},
+            "application/json": {"schema": body_ref(UrlIngestRequest)},
         }
     }
 }

@@ -9,15 +9,14 @@ from fastapi import APIRouter, Path, Request
 
 from api.body import read_json
 from api.deps import ApiKeyDep, ServicesDep
+from api.openapi import body_ref
 from api.schemas import ErrorBody, ErrorDetail, IngestFailure, JobPublic, SyncRequest
 from imgsearch.errors import InvalidRequest
 from imgsearch.jobs import Job, Source, bucket_sources, folder_sources
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 413, 422, 503)}
-SYNC_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": SyncRequest.model_json_schema()}}}
-}
+SYNC_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": body_ref(SyncRequest)}}}}
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the id `POST /jobs/sync` answered with")]
 
 

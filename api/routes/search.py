@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from api.body import limit_body, read_json
 from api.deps import ServicesDep
+from api.openapi import body_ref
 from api.schemas import (
     ErrorBody,
     ObjectPublic,
@@ -38,12 +39,12 @@ SEARCH_BODY = {
                         "file": {"type": "string", "format": "binary"},
                         **{
                             name: {"type": "string", "description": f"as in the JSON body's `{name}`"}
-                            for name in ("k", "object", "box", "labels", "kinds", "min_similarity", "expand", "cursor")
+                            for name in SearchParameters.model_fields
                         },
                     },
                 }
             },
-            "application/json": {"schema": SearchRequest.model_json_schema()},
+            "application/json": {"schema": body_ref(SearchRequest)},
         }
     }
 }
