@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -48,22 +49,31 @@ class BackendUnavailable(ImgsearchError):
         self.retry_after_s = retry_after_s
 
 
+@contextmanager
+def outages_raised(
+    catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
+) -> Iterator[None]:
+    """Inside: a caught error that `outage_of` maps to an outage is raised as that `BackendUnavailable`; any
+    other error goes on as it was."""
+    try:
+        yield
+    except catch as error:
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        raise outage from error
+
+
 def outages_translated(
     catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """A decorator for a store's methods: a caught error that `outage_of` maps to an outage is raised as that
-    `BackendUnavailable`; any other error goes on as it was."""
+    """`outages_raised` as a decorator for a store's methods."""
 
     def decorate(method: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(method)
         def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-            try:
+            with outages_raised(catch, outage_of):
                 return method(*args, **kwargs)
-            except catch as error:
-                outage = outage_of(error)
-                if outage is None:
-                    raise
-                raise outage from error
 
         return translated
 

@@ -178,9 +178,9 @@ class FaultProxy:
             if self._matching not in connection.last_request_line:
                 return False
             self.dropped_responses += 1
-            if self._then_refuse:
-                self._mode = Mode.REFUSE
-        if self._then_refuse:
+            then_refuse = self._then_refuse
+        if then_refuse:
+            # Before this connection closes, so the client's next connection is already refused.
             self.refuse()
         return True
 

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, S3Error, ServerError
 
-from imgsearch.errors import BackendUnavailable, NotFound, outages_translated
+from imgsearch.errors import BackendUnavailable, NotFound, outages_raised, outages_translated
 from imgsearch.storage.base import BlobKind, BlobStore, blob_key
 
 MINIO = "MinIO"
 MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchBucket"}
 # S3 errors that say "not now" rather than "not so": a server starting, throttling or short of quorum.
 UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "XMinioServerNotInitialized"}
-
-
 _CLIENT_ERRORS = (S3Error, ServerError, InvalidResponseError, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -34,16 +32,9 @@ def _unavailable(error: Exception) -> BackendUnavailable | None:
     return BackendUnavailable(MINIO, f"no answer ({type(error).__name__})")
 
 
-@contextmanager
-def minio_outages() -> Iterator[None]:
+def minio_outages() -> AbstractContextManager[None]:
     """Inside: any SDK call whose failure means MinIO is down raises `BackendUnavailable` instead."""
-    try:
-        yield
-    except _CLIENT_ERRORS as error:
-        outage = _unavailable(error)
-        if outage is None:
-            raise
-        raise outage from error
+    return outages_raised(_CLIENT_ERRORS, _unavailable)
 
 
 _minio_call = outages_translated(_CLIENT_ERRORS, _unavailable)
