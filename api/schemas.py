@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from imgsearch.errors import InvalidRequest
+from imgsearch.index.base import MAX_QUERY_PARTS
 from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, Match
+from imgsearch.query_sessions import QUERY_ID_PATTERN
+from imgsearch.search import QueryPart
 from pipeline.records import Box, ObjectKind
 
 BBox = Annotated[list[float], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in image pixels")]
@@ -98,13 +102,26 @@ class ImagePage(BaseModel):
 
 
 class SearchParameters(BaseModel):
-    """Options shared by every kind of query."""
+    """Options shared by every kind of query.
+
+    What is searched for: with no `object(s)`, `box(es)` or `target`, the query's main object (chosen
+    automatically, or the whole image when nothing is detected); `target: "image"` searches with the whole image.
+    Several objects and boxes together ask for images holding a match for each ("this AND that").
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     k: int = Field(default=12, ge=1, le=100, description="images per page")
-    object: int | None = Field(default=None, ge=0, description="index of a detected query object")
+    target: Literal["auto", "image"] = Field(
+        default="auto",
+        description="'image': search with the whole image; 'auto': the named objects or boxes, else the main object",
+    )
+    object: int | None = Field(default=None, ge=0, description="position of a detected query object (0-based)")
+    objects: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=list, max_length=MAX_QUERY_PARTS, description="several detected objects, all to be matched"
+    )
     box: BBox | None = None
+    boxes: list[BBox] = Field(default_factory=list, max_length=MAX_QUERY_PARTS, description="several drawn regions")
     labels: list[str] = Field(default_factory=list, max_length=50)
     kinds: list[ObjectKind] = Field(
         default_factory=lambda: [ObjectKind.OBJECT, ObjectKind.IMAGE],
@@ -116,46 +133,82 @@ class SearchParameters(BaseModel):
         default=None,
         description="search again with the query averaged with its best match; default: the server's setting",
     )
+    all_matches: bool = Field(
+        default=False, description="every matched box of each result, not only its best and those close to it"
+    )
     cursor: str | None = None
 
     @field_validator("box")
     @classmethod
     def _box_is_ordered(cls, box: list[float] | None) -> list[float] | None:
-        if box is not None and not (box[0] < box[2] and box[1] < box[3]):
-            raise ValueError("box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2")
+        if box is not None:
+            _check_box(box)
         return box
 
-    def box_value(self) -> Box | None:
-        return Box(*self.box) if self.box else None
+    @field_validator("boxes")
+    @classmethod
+    def _boxes_are_ordered(cls, boxes: list[list[float]]) -> list[list[float]]:
+        for box in boxes:
+            _check_box(box)
+        return boxes
+
+    def object_positions(self) -> tuple[int, ...]:
+        if self.object is not None and self.objects:
+            raise InvalidRequest("give 'object' or 'objects', not both")
+        return (self.object,) if self.object is not None else tuple(self.objects)
+
+    def box_values(self) -> tuple[Box, ...]:
+        if self.box is not None and self.boxes:
+            raise InvalidRequest("give 'box' or 'boxes', not both")
+        return tuple(Box(*box) for box in ([self.box] if self.box else self.boxes))
+
+
+def _check_box(box: list[float]) -> None:
+    if not (box[0] < box[2] and box[1] < box[3]):
+        raise ValueError("box must be [x1, y1, x2, y2] with x1 < x2 and y1 < y2")
 
 
 class SearchRequest(SearchParameters):
-    """A JSON query: an image by URL, or an image already indexed."""
+    """A JSON query: an image by URL, an image already indexed, or the image of an earlier search (`query_id`)."""
 
     url: HttpUrl | None = None
     image_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    query_id: str | None = Field(
+        default=None, pattern=QUERY_ID_PATTERN, description="from an earlier search: search its image again"
+    )
 
 
 class UsedQuery(BaseModel):
+    """One part of what was searched for."""
+
+    kind: Literal["object", "box", "image"]
     bbox: BBox
     label: str
+    object: int | None = Field(default=None, description="its position among the query's objects")
+    auto: bool = Field(default=False, description="chosen by the server because the request named nothing")
+
+    @classmethod
+    def of(cls, part: QueryPart) -> UsedQuery:
+        return cls(kind=part.kind, bbox=part.box.as_list(), label=part.label, object=part.object, auto=part.auto)
 
 
 class QueryPublic(BaseModel):
     width: int
     height: int
-    objects: list[ObjectPublic]
-    used: UsedQuery
+    objects: list[ObjectPublic] = Field(description="detected objects, overlapping copies merged, best first")
+    used: UsedQuery = Field(description="the (first) part searched for")
+    parts: list[UsedQuery] = Field(description="every part searched for; a result matches each")
 
 
 class MatchPublic(BaseModel):
     bbox: BBox
     label: str
     similarity: float
+    part: int = Field(description="the query part it matched (position in query.parts)")
 
     @classmethod
     def of(cls, match: Match) -> MatchPublic:
-        return cls(bbox=match.box.as_list(), label=match.label, similarity=round(match.similarity, 4))
+        return cls(bbox=match.box.as_list(), label=match.label, similarity=round(match.similarity, 4), part=match.part)
 
 
 class SearchResult(BaseModel):
@@ -181,6 +234,7 @@ class SearchResult(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    query_id: str | None = Field(description="search this query image again (another object, a box) without it")
     query: QueryPublic
     results: list[SearchResult]
     next_cursor: str | None

@@ -21,7 +21,8 @@ from imgsearch.ingest import Ingestor
 from imgsearch.jobs import JobManager
 from imgsearch.metrics import timed
 from imgsearch.pipeline_factory import build_pipeline
-from imgsearch.search import Searcher
+from imgsearch.query_sessions import QuerySessions
+from imgsearch.search import Searcher, SearchTuning
 from imgsearch.settings import Settings
 from imgsearch.storage.base import BlobStore
 from pipeline.runner import Pipeline
@@ -76,9 +77,21 @@ def open_core(settings: Settings, pipeline: Pipeline | None = None, serve_other_
         index=index,
         blobs=blobs,
         ingestor=ingestor,
-        searcher=Searcher(pipeline, index, blobs, expand_by_default=settings.query_expansion),
+        searcher=Searcher(pipeline, index, blobs, _query_sessions(settings), _search_tuning(settings)),
         jobs=JobManager(ingestor, optimize_after=settings.optimize_after_import),
         buckets=minio_client(settings) if settings.uses_s3 else None,
+    )
+
+
+def _query_sessions(settings: Settings) -> QuerySessions:
+    return QuerySessions(settings.query_sessions, settings.query_sessions_max_bytes, settings.query_session_ttl_s)
+
+
+def _search_tuning(settings: Settings) -> SearchTuning:
+    return SearchTuning(
+        expand_by_default=settings.query_expansion,
+        main_object_rule=settings.main_object_rule,
+        match_margin=settings.match_margin,
     )
 
 

@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     # Search again with the query averaged with its best match (imgsearch/query_expansion.py): a second kNN
     # search for better recall of other views of the same object. A request can turn it off with `expand`.
     query_expansion: bool = True
+    # A search with no object, box or target uses the query's main object (README, "Searching").
+    main_object_rule: Literal["score", "prominence"] = "score"
+    # Matched boxes a result shows by default: its best and those this close to it (imgsearch/relevant_matches.py).
+    match_margin: float = Field(default=0.1, ge=0, le=2)
+    # Query sessions: a searched image kept so that choosing another object costs no detection.
+    query_sessions: int = Field(default=256, ge=0, description="sessions kept at once (0: none)")
+    query_sessions_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="all sessions together")
+    query_session_ttl_s: float = Field(default=1800.0, gt=0, description="idle time after which a session ends")
     # A sync job that adds at least this many images runs `imgsearch optimize` after it (0: never).
     optimize_after_import: int = Field(default=1000, ge=0)
 

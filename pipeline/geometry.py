@@ -49,3 +49,17 @@ def iou(box_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
     area_a = (box_a[2] - box_a[0]) * (box_a[3] - box_a[1])
     areas_b = (boxes_b[:, 2] - boxes_b[:, 0]) * (boxes_b[:, 3] - boxes_b[:, 1])
     return intersection / np.maximum(area_a + areas_b - intersection, 1e-9)
+
+
+def areas(boxes_xyxy: np.ndarray) -> np.ndarray:
+    return (boxes_xyxy[:, 2] - boxes_xyxy[:, 0]).clip(0) * (boxes_xyxy[:, 3] - boxes_xyxy[:, 1]).clip(0)
+
+
+def inside_share(box_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """How much of `box_a`'s area lies inside each of `boxes_b` (1.0: wholly inside)."""
+    x1 = np.maximum(box_a[0], boxes_b[:, 0])
+    y1 = np.maximum(box_a[1], boxes_b[:, 1])
+    x2 = np.minimum(box_a[2], boxes_b[:, 2])
+    y2 = np.minimum(box_a[3], boxes_b[:, 3])
+    intersection = (x2 - x1).clip(0) * (y2 - y1).clip(0)
+    return intersection / max(float(areas(box_a[None, :])[0]), 1e-9)

@@ -19,6 +19,8 @@ from imgsearch.index.types import (
 )
 
 MAX_PAGE = 100
+# "This AND that": each part is one more kNN search a query pays for.
+MAX_QUERY_PARTS = 4
 # Stored and query vectors are L2-normalised (dot product = cosine); float32 rounding stays far inside this.
 UNIT_NORM_TOLERANCE = 1e-3
 
@@ -80,15 +82,24 @@ class VectorIndex(ABC):
         """The vector dimension the index was built with, or None before `ensure` (or when unknown)."""
         return None
 
-    def check_query(self, query: VectorQuery) -> np.ndarray:
-        """The query vector as float32, when it comes from this index's model stack, has its size and unit length."""
+    def check_query(self, query: VectorQuery) -> list[np.ndarray]:
+        """The query's part vectors as float32, when they come from this index's model stack, have its size and
+        unit length (one part, or up to `MAX_QUERY_PARTS` for "this AND that")."""
         self.check_model(query.model_id)
-        vector = np.asarray(query.vector, dtype=np.float32)
+        parts = query.part_vectors
+        if len(parts) > MAX_QUERY_PARTS:
+            raise InvalidRequest(f"a query combines at most {MAX_QUERY_PARTS} objects, not {len(parts)}")
         own_dim = self.dim()
-        if own_dim is not None and vector.shape != (own_dim,):
-            raise InvalidRequest(f"the query vector has shape {vector.shape}, the index holds {own_dim}-dim vectors")
-        _check_unit_rows(vector.reshape(1, -1), "the query vector")
-        return vector
+        checked = []
+        for vector in parts:
+            vector = np.asarray(vector, dtype=np.float32)
+            if own_dim is not None and vector.shape != (own_dim,):
+                raise InvalidRequest(
+                    f"the query vector has shape {vector.shape}, the index holds {own_dim}-dim vectors"
+                )
+            _check_unit_rows(vector.reshape(1, -1), "the query vector")
+            checked.append(vector)
+        return checked
 
     def checked_vectors(self, entry: IndexEntry) -> np.ndarray:
         """An entry's vectors as float32: from this model stack, one unit vector of the index's size per object."""

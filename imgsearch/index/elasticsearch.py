@@ -36,6 +36,9 @@ MAX_LABELS_IN_STATS = 1000
 # 100,000 2048-d vectors merge in about a minute on two cores. A merge may also never start: Elasticsearch
 # schedules none while its disk is nearly full (indices.merge.disk.watermark.high), so nobody waits forever.
 FORCE_MERGE_WAIT_S = 1800.0
+MAX_NUM_CANDIDATES = 10_000  # Elasticsearch's limit for a kNN search's k and num_candidates
+# Images each part of an AND query keeps, per image wanted: a result must be among every part's nearest.
+AND_CANDIDATES = 10
 
 
 class ElasticsearchIndex(VectorIndex):
@@ -189,11 +192,13 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def search(self, query: VectorQuery) -> SearchPage:
-        query_vector = self.check_query(query)  # float32: the serializers take numpy arrays
+        part_vectors = self.check_query(query)  # float32: the serializers take numpy arrays
         wanted = paging.wanted(query)
+        if len(part_vectors) > 1:
+            return self._search_all_parts(query, part_vectors, wanted)
         knn: dict[str, Any] = {
             "field": "objects.vector",
-            "query_vector": query_vector,
+            "query_vector": part_vectors[0],
             "k": wanted,
             "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
             "filter": list(self._filters(query)),
@@ -206,14 +211,52 @@ class ElasticsearchIndex(VectorIndex):
         if query.min_similarity is not None:
             # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
             knn["similarity"] = query.min_similarity
-        try:
-            found = self.client.search(
-                index=self.alias, knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"]
-            )
-        except BadRequestError as error:
-            raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
+        found = self._searched(knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"])
         hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
         return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
+
+    def _search_all_parts(self, query: VectorQuery, part_vectors: list[np.ndarray], wanted: int) -> SearchPage:
+        """ "This AND that": a `bool` that must match one nested kNN clause per part, each naming its inner hits.
+
+        Each clause keeps its part's nearest images (more than a page: images must be in every clause's set to
+        count), and the bool's score is the sum of the clauses' (1 + cosine) / 2.
+        """
+        per_part = min(MAX_NUM_CANDIDATES, max(query.num_candidates or self.num_candidates, AND_CANDIDATES * wanted))
+        filters = list(self._filters(query))
+        clauses = []
+        for number, vector in enumerate(part_vectors):
+            knn: dict[str, Any] = {
+                "field": "objects.vector",
+                "query_vector": vector,
+                "k": per_part,
+                "num_candidates": per_part,
+                "filter": filters,
+            }
+            if query.min_similarity is not None:
+                knn["similarity"] = query.min_similarity
+            inner_hits = {
+                "name": es_documents.part_hits_name(number),
+                "size": query.matches_per_image,
+                "_source": {"excludes": ["objects.vector"]},
+            }
+            clauses.append({"nested": {"path": "objects", "score_mode": "max", "query": {"knn": knn},
+                                       "inner_hits": inner_hits}})  # fmt: skip
+        found = self._searched(
+            query={"bool": {"must": clauses}},
+            from_=query.offset,
+            size=query.k + 1,
+            source=["width", "height"],
+            sort=["_score", {"image_id": "asc"}],
+            track_scores=True,
+        )
+        hits = [es_documents.hit_from_search(hit, parts=len(part_vectors)) for hit in found["hits"]["hits"]]
+        return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
+
+    def _searched(self, **request: Any) -> Any:
+        try:
+            return self.client.search(index=self.alias, **request)
+        except BadRequestError as error:
+            raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
 
     @staticmethod
     def _filters(query: VectorQuery) -> Iterator[dict[str, Any]]:

@@ -77,7 +77,19 @@ def cosine_from_score(score: float) -> float:
     return 2.0 * score - 1.0
 
 
-def hit_from_search(hit: dict[str, Any]) -> ImageHit:
+def part_hits_name(part: int) -> str:
+    return f"part-{part}"
+
+
+def hit_from_search(hit: dict[str, Any], parts: int = 1) -> ImageHit:
+    """A search hit; with several parts (an AND query) each part's inner hits are its matches, and the hit's
+    similarity is the mean of the parts' best, from the bool's sum of each clause's (1 + cosine) / 2."""
+    if parts == 1:
+        named = [(0, hit["inner_hits"]["matches"])]
+        similarity = cosine_from_score(hit["_score"])
+    else:
+        named = [(part, hit["inner_hits"][part_hits_name(part)]) for part in range(parts)]
+        similarity = cosine_from_score(hit["_score"] / parts)
     matches = tuple(
         Match(
             object_index=inner["_source"]["index"],
@@ -85,12 +97,14 @@ def hit_from_search(hit: dict[str, Any]) -> ImageHit:
             label=inner["_source"]["label"],
             box=_object(inner["_source"]).box,
             similarity=cosine_from_score(inner["_score"]),
+            part=part,
         )
-        for inner in hit["inner_hits"]["matches"]["hits"]["hits"]
+        for part, inner_hits in named
+        for inner in inner_hits["hits"]["hits"]
     )
     return ImageHit(
         image_id=hit["_id"],
-        similarity=cosine_from_score(hit["_score"]),
+        similarity=similarity,
         width=hit["_source"]["width"],
         height=hit["_source"]["height"],
         matches=matches,

@@ -69,6 +69,8 @@ class VectorQuery:
 
     `kinds` chooses which stored vectors compete (detected objects, whole images, or both); `labels` keeps only
     objects with those labels; `min_similarity` is a cosine similarity; `offset` pages through the ranking.
+    `and_vectors`: "this AND that": further query vectors (parts 1, 2, …; `vector` is part 0) that every result
+    must also match, each by one of its objects; results rank by the mean of each part's best similarity.
     """
 
     vector: np.ndarray
@@ -79,19 +81,25 @@ class VectorQuery:
     min_similarity: float | None = None
     num_candidates: int | None = None
     offset: int = 0
-    matches_per_image: int = 5
+    matches_per_image: int = 5  # per part
     exclude_ids: tuple[str, ...] = ()
+    and_vectors: tuple[np.ndarray, ...] = ()
+
+    @property
+    def part_vectors(self) -> tuple[np.ndarray, ...]:
+        return (self.vector, *self.and_vectors)
 
 
 @dataclass(frozen=True)
 class Match:
-    """A stored object that matched the query, with its cosine similarity."""
+    """A stored object that matched the query (`part` of it, for "this AND that"), with its cosine similarity."""
 
     object_index: int
     kind: ObjectKind
     label: str
     box: Box
     similarity: float
+    part: int = 0
 
 
 @dataclass(frozen=True)

@@ -63,8 +63,20 @@ def test_json_bodies_the_routes_read_themselves_are_described(document: dict[str
 
 def test_the_multipart_search_form_lists_every_search_parameter(document: dict[str, Any]) -> None:
     form = document["paths"]["/api/v1/search"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert set(form["properties"]) == {"file", *SearchParameters.model_fields}
-    assert form["required"] == ["file"]
+    assert set(form["properties"]) == {"file", "query_id", *SearchParameters.model_fields}
+    assert "required" not in form  # a file, or the query_id of an earlier search
+
+
+def test_the_search_documents_sessions_targets_and_and_queries(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    request = schemas["SearchRequest"]["properties"]
+    assert {"target", "objects", "boxes", "query_id", "all_matches"} <= set(request)
+    assert set(request["target"]["enum"]) == {"auto", "image"}
+    response = schemas["SearchResponse"]["properties"]
+    assert "query_id" in response and "parts" in schemas["QueryPublic"]["properties"]
+    assert {"auto", "object", "kind"} <= set(schemas["UsedQuery"]["properties"])
+    assert "part" in schemas["MatchPublic"]["properties"]
+    assert "410" in document["paths"]["/api/v1/search"]["post"]["responses"]
 
 
 def test_no_schema_in_the_document_keeps_local_definitions(document: dict[str, Any]) -> None:

@@ -31,17 +31,19 @@ def search_file(client: TestClient, data: bytes, **fields: object) -> httpx.Resp
 
 def test_search_by_file_returns_the_contract(gallery: tuple[TestClient, list[str], list[bytes]]) -> None:
     client, ids, payloads = gallery
-    response = search_file(client, payloads[2], k=3, kinds="image")
+    response = search_file(client, payloads[2], k=3, kinds="image", target="image")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["query"]["used"] == {"bbox": [0, 0, 640, 480], "label": "image"}
+    whole = {"kind": "image", "bbox": [0, 0, 640, 480], "label": "image", "object": None, "auto": False}
+    assert body["query"]["used"] == whole and body["query"]["parts"] == [whole]
     assert {"width", "height", "objects"} <= set(body["query"])
+    assert body["query_id"].startswith("q_")
     best = body["results"][0]
     assert best["id"] == ids[2]
     assert best["similarity"] == pytest.approx(1.0, abs=0.03)
     assert best["thumbnail_url"] == f"/api/v1/images/{ids[2]}/thumbnail"
     assert best["content_url"] == f"/api/v1/images/{ids[2]}/content"
-    assert best["matches"] and {"bbox", "label", "similarity"} == set(best["matches"][0])
+    assert best["matches"] and {"bbox", "label", "similarity", "part"} == set(best["matches"][0])
     assert body["took_ms"] > 0
 
 
@@ -53,7 +55,13 @@ def test_search_by_object_and_by_box(gallery: tuple[TestClient, list[str], list[
     assert by_object["results"][0]["id"] == ids[1]
 
     by_box = search_file(client, payloads[1], k=3, box="[50, 60, 250, 260]").json()
-    assert by_box["query"]["used"] == {"bbox": [50, 60, 250, 260], "label": "region"}
+    assert by_box["query"]["used"] == {
+        "kind": "box",
+        "bbox": [50, 60, 250, 260],
+        "label": "region",
+        "object": None,
+        "auto": False,
+    }
 
 
 def test_search_by_indexed_image_pages_without_repeats(gallery: tuple[TestClient, list[str], list[bytes]]) -> None:
@@ -95,6 +103,8 @@ def test_search_errors(gallery: tuple[TestClient, list[str], list[bytes]]) -> No
     assert_error(search_file(client, payloads[0], box="[oops"), 422, "invalid_request")
     assert_error(search_file(client, b"not an image"), 415, "not_an_image")
     assert_error(client.post("/api/v1/search", json={"image_id": "f" * 64}), 404, "not_found")
+    assert_error(client.post("/api/v1/search", json={"query_id": "q_" + "A" * 22}), 404, "query_not_found")
+    assert_error(client.post("/api/v1/search", json={"query_id": "../../etc"}), 422, "invalid_request")
     assert_error(client.post("/api/v1/search", json={}), 422, "invalid_request")
     assert_error(client.post("/api/v1/search", json={"image_id": "f" * 64, "cursor": "bm9wZQ"}), 422, "invalid_request")
 

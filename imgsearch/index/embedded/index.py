@@ -144,12 +144,12 @@ class EmbeddedIndex(VectorIndex):
 
     @_embedded_call
     def search(self, query: VectorQuery) -> SearchPage:
-        query_vector = self.check_query(query)
+        part_vectors = self.check_query(query)
         with self._graph.lock.reading():  # no write commits in between: the page's images are all still there
             ann = self._graph.ann
             if ann is None or len(ann) == 0:
                 return SearchPage([], None)
-            return search_page(ann, self._store, query, query_vector)
+            return search_page(ann, self._store, query, part_vectors)
 
     @_embedded_call
     def stats(self) -> IndexStats:

@@ -52,20 +52,20 @@ def object_filter(query: VectorQuery) -> Filter:
     return passes
 
 
-def to_match(candidate: Candidate) -> Match:
+def to_match(candidate: Candidate, part: int = 0) -> Match:
     obj = stored_object(candidate.row)
-    return Match(obj.index, obj.kind, obj.label, obj.box, candidate.similarity)
+    return Match(obj.index, obj.kind, obj.label, obj.box, candidate.similarity, part)
 
 
-def search_page(ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray) -> SearchPage:
+def search_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
     """The query's page of images; call with the graph's read lock held, so the page's images are all still there."""
-    return _page(query, _ranked_candidates(ann, store, query, query_vector, paging.wanted(query)), store)
+    if len(part_vectors) == 1:
+        return _page(query, _ranked_candidates(ann, store, query, part_vectors[0], paging.wanted(query)), store)
+    return _and_page(ann, store, query, part_vectors)
 
 
 def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPage:
-    by_image: dict[str, list[Candidate]] = {}
-    for candidate in ranked:  # best first, so an image's first candidate is its best match
-        by_image.setdefault(candidate.image_id, []).append(candidate)
+    by_image = _by_image(ranked)
     image_ids = sorted(by_image, key=lambda image_id: (-by_image[image_id][0].similarity, image_id))
     page_ids = image_ids[query.offset : query.offset + query.k]
     sizes = store.image_sizes(page_ids)
@@ -77,23 +77,64 @@ def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPa
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
 
+def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
+    """Images with a match for every part, ranked by the mean of each part's best similarity (as the sum of
+    Elasticsearch's nested kNN clauses in a `bool` ranks them); widened until enough images hold every part."""
+    wanted_images = paging.wanted(query)
+    count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
+    while True:
+        found = [_candidates(ann, store, query, vector, count) for vector in part_vectors]
+        per_part = [_by_image(ranked) for ranked, _ in found]
+        common = set(per_part[0]).intersection(*per_part[1:])
+        if len(common) >= wanted_images or all(exhausted for _, exhausted in found):
+            break
+        count *= 2
+    score = {image_id: float(np.mean([part[image_id][0].similarity for part in per_part])) for image_id in common}
+    image_ids = sorted(common, key=lambda image_id: (-score[image_id], image_id))
+    page_ids = image_ids[query.offset : query.offset + query.k]
+    sizes = store.image_sizes(page_ids)
+    hits = [
+        ImageHit(image_id, score[image_id], *sizes[image_id], tuple(
+            to_match(candidate, part_number)
+            for part_number, part in enumerate(per_part)
+            for candidate in part[image_id][: query.matches_per_image]
+        ))
+        for image_id in page_ids
+    ]  # fmt: skip
+    return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
+
+
+def _by_image(ranked: list[Candidate]) -> dict[str, list[Candidate]]:
+    by_image: dict[str, list[Candidate]] = {}
+    for candidate in ranked:  # best first, so an image's first candidate is its best match
+        by_image.setdefault(candidate.image_id, []).append(candidate)
+    return by_image
+
+
 def _ranked_candidates(
     ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, wanted_images: int
 ) -> list[Candidate]:
     """Objects passing the filters, best first; widened until enough distinct images or nothing is left."""
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
-    passes = object_filter(query)
     while True:
-        keys, similarities, complete = _nearest(ann, store, query, query_vector, count)
-        key_list: list[int] = keys.tolist()
-        similarity_list = np.clip(similarities.astype(np.float64), -1.0, 1.0).tolist()
-        ranked = passing(key_list, similarity_list, store.object_rows(key_list), passes)
-        floor = query.min_similarity
-        below_floor = floor is not None and bool(similarity_list) and similarity_list[-1] < floor
-        if complete or below_floor or len({candidate.image_id for candidate in ranked}) >= wanted_images:
-            ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.row["idx"]))
+        ranked, exhausted = _candidates(ann, store, query, query_vector, count)
+        if exhausted or len({candidate.image_id for candidate in ranked}) >= wanted_images:
             return ranked
         count *= 2
+
+
+def _candidates(
+    ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, count: int
+) -> tuple[list[Candidate], bool]:
+    """The best `count` objects passing the filters, best first, and whether asking for more would add none."""
+    keys, similarities, complete = _nearest(ann, store, query, query_vector, count)
+    key_list: list[int] = keys.tolist()
+    similarity_list = np.clip(similarities.astype(np.float64), -1.0, 1.0).tolist()
+    ranked = passing(key_list, similarity_list, store.object_rows(key_list), object_filter(query))
+    floor = query.min_similarity
+    below_floor = floor is not None and bool(similarity_list) and similarity_list[-1] < floor
+    ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.row["idx"]))
+    return ranked, complete or below_floor
 
 
 def _nearest(
