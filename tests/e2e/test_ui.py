@@ -1,4 +1,5 @@
-"""The web UI in a real browser: ingest, search by image / object / drawn region, gallery, phone width."""
+"""The web UI in a real browser: ingest, search by image / main object / other objects / several / drawn region,
+query sessions, gallery, phone width."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, Request, Route, expect
 
 from tests.e2e.conftest import API_KEY, LiveServer
 from tests.fixtures import jpeg_bytes, scene
@@ -21,14 +22,55 @@ def _jpeg(seed: int, width: int = 320, height: int = 240) -> bytes:
     return jpeg_bytes(scene(width, height, seed=seed))
 
 
-def _search_with_upload(page: Page, data: bytes) -> None:
+def _is_search(request: Request) -> bool:
+    return request.method == "POST" and request.url.endswith("/api/v1/search")
+
+
+def _upload(page: Page, data: bytes) -> Request:
+    """Choose a query file on the Search page; the search request it sends."""
+    # Chromium gives Playwright the body of a multipart request holding a file only when the request is routed.
+    page.route("**/api/v1/search", lambda route: route.continue_())
     page.goto("/#/search")
-    page.get_by_test_id("search-file-input").set_input_files(
-        {"name": "query.jpg", "mimeType": "image/jpeg", "buffer": data}
-    )
+    with page.expect_request(_is_search) as sent:
+        page.get_by_test_id("search-file-input").set_input_files(
+            {"name": "query.jpg", "mimeType": "image/jpeg", "buffer": data}
+        )
+    return sent.value
+
+
+def _search_with_upload(page: Page, data: bytes) -> None:
+    _upload(page, data)
     expect(page.get_by_test_id("query-image")).to_be_visible()
-    expect(page.get_by_test_id("query-used")).to_have_attribute("data-kind", "whole")
+    # Nothing clicked yet: the server searched by the main object it chose.
+    expect(page.get_by_test_id("query-used")).to_have_attribute("data-kind", "object")
+    expect(page.get_by_test_id("query-used")).to_have_attribute("data-auto", "true")
     expect(page.get_by_test_id("result").first).to_be_visible()
+
+
+def _carries_file(request: Request) -> bool:
+    body = request.post_data_buffer or b""
+    return (
+        request.headers.get("content-type", "").startswith("multipart/form-data") and b'name="file"; filename=' in body
+    )
+
+
+def _session_search(request: Request, query_id: str) -> dict:
+    """The JSON body of a search that names the upload's session and sends no image."""
+    assert request.headers.get("content-type", "").startswith("application/json"), request.headers
+    assert not _carries_file(request)
+    body = request.post_data_json
+    assert body["query_id"] == query_id, body
+    assert not {"file", "url", "image_id"} & body.keys(), body
+    return body
+
+
+def _result_ids(page: Page) -> list[str]:
+    return page.get_by_test_id("result").evaluate_all("cards => cards.map(card => card.dataset.id)")
+
+
+def _query_box_label(page: Page, index: int) -> Locator:
+    # The label: a smaller box may cover the middle of a larger one.
+    return page.locator(f"[data-testid=query-box][data-index='{index}'] .box-label")
 
 
 def _assert_results_have_overlays(page: Page) -> None:
@@ -37,7 +79,12 @@ def _assert_results_have_overlays(page: Page) -> None:
     first = results.first
     boxes = first.get_by_test_id("result-box")
     assert boxes.count() >= 1
-    assert OVERLAY_LABEL.match(boxes.first.inner_text().strip()), boxes.first.inner_text()
+    # Each query part's best match is drawn strongly with a label; any others faintly, their text in the tooltip.
+    best = first.locator("[data-testid=result-box][data-emphasis=best]")
+    assert best.count() >= 1
+    assert OVERLAY_LABEL.match(best.first.inner_text().strip()), best.first.inner_text()
+    for index in range(boxes.count()):
+        assert re.search(r"similarity -?\d\.\d\d$", boxes.nth(index).get_attribute("title") or "")
     # The thumbnail really loaded, and its overlays lie inside it.
     thumbnail = first.locator("img")
     assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
@@ -93,12 +140,128 @@ def test_folder_sync_shows_live_progress(page: Page, live_server: LiveServer) ->
     assert page.get_by_test_id("sync-progress").evaluate("bar => bar.value === bar.max")
 
 
+def test_upload_searches_its_main_object_and_later_clicks_send_no_file(page: Page, indexed: list[str]) -> None:
+    upload = _upload(page, _jpeg(3))
+    assert _carries_file(upload)
+    assert b'name="object"' not in upload.post_data_buffer  # nothing named: the server picks
+    first = upload.response().json()
+    query_id = first["query_id"]
+    objects = len(first["query"]["objects"])
+    assert query_id and objects >= 2, first["query"]  # overlapping boxes merged, two things remain
+    main = first["query"]["used"]
+    assert main["kind"] == "object" and main["auto"], main
+
+    used = page.get_by_test_id("query-used")
+    expect(used).to_have_attribute("data-kind", "object")
+    expect(used).to_have_attribute("data-index", str(main["object"]))
+    expect(page.get_by_test_id("query-auto")).to_contain_text("chosen for you")
+    expect(page.locator(f"[data-testid=query-box][data-index='{main['object']}']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    expect(page.get_by_test_id("search-whole")).to_be_enabled()  # the whole image is one click away
+    expect(page.get_by_test_id("result")).to_have_count(len(first["results"]))
+    assert _result_ids(page) == [result["id"] for result in first["results"]]
+    _assert_results_have_overlays(page)
+
+    # Another box: the session is searched again, the image is not sent again.
+    other = next(index for index in range(objects) if index != main["object"])
+    with page.expect_request(_is_search) as clicked:
+        _query_box_label(page, other).click()
+    body = _session_search(clicked.value, query_id)
+    assert body["object"] == other and "objects" not in body, body
+    second = clicked.value.response().json()
+    expect(used).to_have_attribute("data-index", str(other))
+    expect(used).to_have_attribute("data-auto", "false")
+    second_ids = [result["id"] for result in second["results"]]
+    assert second_ids and _result_ids(page) == second_ids
+    assert second_ids != [result["id"] for result in first["results"]]  # the results did change
+
+    # Shift-click adds the main object back: images holding both.
+    with page.expect_request(_is_search) as shifted:
+        _query_box_label(page, main["object"]).click(modifiers=["Shift"])
+    body = _session_search(shifted.value, query_id)
+    assert body["objects"] == [other, main["object"]] and "object" not in body, body
+    both = shifted.value.response().json()
+    assert [part["object"] for part in both["query"]["parts"]] == [other, main["object"]]
+    expect(used).to_have_attribute("data-kind", "several")
+    expect(used).to_have_attribute("data-objects", json.dumps([other, main["object"]], separators=(",", ":")))
+    for index in (other, main["object"]):
+        expect(page.locator(f"[data-testid=query-chip][data-index='{index}']")).to_have_attribute(
+            "aria-pressed", "true"
+        )
+    assert both["results"], "the indexed copy of the query image holds both objects"
+    assert _result_ids(page) == [result["id"] for result in both["results"]]
+    # A best box for each part on every card.
+    for card in page.get_by_test_id("result").all():
+        expect(card.locator("[data-testid=result-box][data-emphasis=best]")).to_have_count(2)
+
+
+def test_select_several_whole_image_and_an_expired_session(page: Page, indexed: list[str]) -> None:
+    upload = _upload(page, _jpeg(5))
+    query_id = upload.response().json()["query_id"]
+    used = page.get_by_test_id("query-used")
+    expect(used).to_have_attribute("data-index", "0")
+
+    # On a touch screen "Select several" stands in for Shift: a tap adds, a second tap takes out again.
+    page.get_by_test_id("select-several").check()
+    with page.expect_request(_is_search) as added:
+        page.locator("[data-testid=query-chip][data-index='1']").click()
+    assert _session_search(added.value, query_id)["objects"] == [0, 1]
+    expect(used).to_have_attribute("data-kind", "several")
+    with page.expect_request(_is_search) as removed:
+        page.locator("[data-testid=query-chip][data-index='0']").click()
+    assert _session_search(removed.value, query_id)["object"] == 1
+    expect(used).to_have_attribute("data-kind", "object")
+    expect(used).to_have_attribute("data-index", "1")
+    page.get_by_test_id("select-several").uncheck()
+
+    with page.expect_request(_is_search) as whole:
+        page.get_by_test_id("search-whole").click()
+    body = _session_search(whole.value, query_id)
+    assert body["target"] == "image" and not {"object", "objects", "box", "boxes"} & body.keys(), body
+    expect(used).to_have_attribute("data-kind", "whole")
+    expect(page.get_by_test_id("search-whole")).to_have_attribute("aria-pressed", "true")
+    _assert_results_have_overlays(page)
+
+    # The server forgot the session: the UI sends the file it kept once more, with the same choice.
+    expired: list[str] = []
+
+    def expire_once(route: Route) -> None:
+        if not expired and route.request.headers.get("content-type", "").startswith("application/json"):
+            expired.append(route.request.post_data_json["query_id"])
+            route.fulfill(status=410, json={"error": {"code": "query_expired", "message": "query expired"}})
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/search", expire_once)
+    searches: list[Request] = []
+    page.on("request", lambda request: searches.append(request) if _is_search(request) else None)
+    _query_box_label(page, 1).click()
+    expect(used).to_have_attribute("data-kind", "object")
+    expect(used).to_have_attribute("data-index", "1")
+    expect(page.get_by_test_id("search-error")).to_have_count(0)
+    assert expired == [query_id]
+    assert len(searches) == 2, [request.post_data for request in searches]
+    assert searches[0].post_data_json["object"] == 1
+    assert _carries_file(searches[1]) and b'name="object"\r\n\r\n1\r\n' in searches[1].post_data_buffer
+    renewed = searches[1].response().json()["query_id"]
+    assert renewed and renewed != query_id
+    page.unroute("**/api/v1/search")
+
+    with page.expect_request(_is_search) as later:
+        _query_box_label(page, 0).click()
+    assert _session_search(later.value, renewed)["object"] == 0  # and goes on with the new session
+    expect(used).to_have_attribute("data-index", "0")
+
+
 def test_search_by_upload_object_and_region(
     page: Page, live_server: LiveServer, indexed: list[str], artifacts: Path
 ) -> None:
     with live_server.client() as client:
         total = client.get("/api/v1/stats").json()["images"]
-    _search_with_upload(page, _jpeg(3))
+    upload = _upload(page, _jpeg(3))
+    query_id = upload.response().json()["query_id"]
+    expect(page.get_by_test_id("query-used")).to_have_attribute("data-auto", "true")
     query_boxes = page.get_by_test_id("query-box")
     assert query_boxes.count() >= 2, "the test pipeline detects about three objects per image"
     for index in range(query_boxes.count()):
@@ -106,13 +269,16 @@ def test_search_by_upload_object_and_region(
     _assert_results_have_overlays(page)
     expect(page.get_by_test_id("results-summary")).to_contain_text("24 images so far")
 
-    page.get_by_test_id("load-more").click()
+    # The next page comes from the session too.
+    with page.expect_request(_is_search) as more:
+        page.get_by_test_id("load-more").click()
+    assert _session_search(more.value, query_id)["cursor"]
     expect(page.get_by_test_id("result")).to_have_count(total)  # every image, when nothing filters them
     expect(page.get_by_test_id("load-more")).to_have_count(0)
 
-    # A click on a detected box (on its label: a smaller box may cover its middle) searches by that object.
+    # A click on a detected box searches by that object.
     second_box = page.locator("[data-testid=query-box][data-index='1']")
-    second_box.locator(".box-label").click()
+    _query_box_label(page, 1).click()
     used = page.get_by_test_id("query-used")
     expect(used).to_have_attribute("data-kind", "object")
     expect(used).to_have_attribute("data-index", "1")
@@ -124,11 +290,13 @@ def test_search_by_upload_object_and_region(
     # A drag on the image searches by the drawn region, in query-image pixels (the query is 320x240).
     frame = page.get_by_test_id("query-image").bounding_box()
     assert frame
-    page.mouse.move(frame["x"] + frame["width"] * 0.25, frame["y"] + frame["height"] * 0.25)
-    page.mouse.down()
-    page.mouse.move(frame["x"] + frame["width"] * 0.5, frame["y"] + frame["height"] * 0.5, steps=5)
-    page.mouse.move(frame["x"] + frame["width"] * 0.75, frame["y"] + frame["height"] * 0.75, steps=5)
-    page.mouse.up()
+    with page.expect_request(_is_search) as drawn:
+        page.mouse.move(frame["x"] + frame["width"] * 0.25, frame["y"] + frame["height"] * 0.25)
+        page.mouse.down()
+        page.mouse.move(frame["x"] + frame["width"] * 0.5, frame["y"] + frame["height"] * 0.5, steps=5)
+        page.mouse.move(frame["x"] + frame["width"] * 0.75, frame["y"] + frame["height"] * 0.75, steps=5)
+        page.mouse.up()
+    assert _session_search(drawn.value, query_id)["box"] == pytest.approx([80, 60, 240, 180], abs=3)
     expect(used).to_have_attribute("data-kind", "region")
     expect(page.get_by_test_id("query-region")).to_be_visible()
     region = json.loads(used.get_attribute("data-bbox") or "null")
@@ -178,9 +346,19 @@ def test_gallery_browses_deletes_and_searches_like_this(
 
     target = items.nth(2)
     target_id = target.get_attribute("data-id")
-    target.get_by_test_id("search-like").click()
+    with page.expect_request(_is_search) as liked:
+        target.get_by_test_id("search-like").click()
+    assert liked.value.post_data_json == {"image_id": target_id, "k": 24, "kinds": ["object", "image"]}
     expect(page).to_have_url(re.compile(rf"#/search\?image={target_id}$"))
-    expect(page.get_by_test_id("query-used")).to_have_attribute("data-kind", "whole")
+    used = page.get_by_test_id("query-used")
+    expect(used).to_have_attribute("data-kind", "object")  # its main object, as for an upload
+    expect(used).to_have_attribute("data-auto", "true")
+    _assert_results_have_overlays(page)
+    # An indexed image keeps being searched by its id: that costs no detection either.
+    with page.expect_request(_is_search) as clicked:
+        page.get_by_test_id("query-chip").last.click()
+    assert clicked.value.post_data_json["image_id"] == target_id
+    expect(used).to_have_attribute("data-auto", "false")
     _assert_results_have_overlays(page)
     result_ids = page.get_by_test_id("result").evaluate_all("cards => cards.map(card => card.dataset.id)")
     assert target_id not in result_ids  # an indexed image is left out of its own results
@@ -190,8 +368,9 @@ def test_phone_width_has_no_horizontal_scroll(phone_page: Page, indexed: list[st
     page = phone_page
     _search_with_upload(page, _jpeg(5))
     _assert_results_have_overlays(page)
-    page.locator("[data-testid=query-box][data-index='0'] .box-label").click()
-    expect(page.get_by_test_id("query-used")).to_have_attribute("data-kind", "object")
+    expect(page.get_by_test_id("select-several")).to_be_visible()
+    _query_box_label(page, 1).click()
+    expect(page.get_by_test_id("query-used")).to_have_attribute("data-index", "1")
     page.screenshot(path=str(artifacts / "search-results-phone.png"), full_page=True)
     for route in ("search", "gallery", "ingest"):
         if route != "search":

@@ -64,27 +64,38 @@ function json(body: unknown): RequestInit {
   return { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
 }
 
-/** Search options as multipart form fields: lists comma-separated, the box as JSON. */
+/** Search options as multipart form fields: lists comma-separated, boxes as JSON. */
 export function searchFormData(file: Blob, options: SearchOptions): FormData {
   const form = new FormData();
   form.append("file", file);
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined || value === null) continue;
-    if (name === "box") form.append(name, JSON.stringify(value));
+    if (name === "box" || name === "boxes") form.append(name, JSON.stringify(value));
     else form.append(name, Array.isArray(value) ? value.join(",") : String(value));
   }
   return form;
 }
 
-export type SearchQuery = { file: Blob } | { url: string } | { imageId: string };
+/** What a search sends as its image: the file itself, a URL, an indexed image, or an earlier search's session. */
+export type SearchQuery = { file: Blob } | { url: string } | { imageId: string } | { queryId: string };
+
+/** The server no longer holds (or never held) the query session: search with the image itself again. */
+export function sessionGone(error: unknown): boolean {
+  return error instanceof ApiError && (error.code === "query_expired" || error.code === "query_not_found");
+}
+
+function jsonSource(query: Exclude<SearchQuery, { file: Blob }>): Record<string, string> {
+  if ("url" in query) return { url: query.url };
+  if ("imageId" in query) return { image_id: query.imageId };
+  return { query_id: query.queryId };
+}
 
 export const api = {
   search(query: SearchQuery, options: SearchOptions, signal?: AbortSignal): Promise<SearchResponse> {
     if ("file" in query) {
       return request("/search", { method: "POST", body: searchFormData(query.file, options), signal });
     }
-    const source = "url" in query ? { url: query.url } : { image_id: query.imageId };
-    return request("/search", { ...json({ ...source, ...options }), signal });
+    return request("/search", { ...json({ ...jsonSource(query), ...options }), signal });
   },
 
   browse(cursor: string | null, limit = 24): Promise<ImagePage> {

@@ -53,14 +53,21 @@ export interface IngestResponse {
 
 export type ObjectKind = "object" | "image";
 
+/** "auto": the named objects or boxes, else the query's main object; "image": the whole image. */
+export type SearchTarget = "auto" | "image";
+
 export interface SearchOptions {
   k?: number;
-  object?: number;
-  box?: BBox;
+  target?: SearchTarget;
+  object?: number; // a detected object's position in query.objects
+  objects?: number[]; // several objects, all to be matched
+  box?: BBox; // a drawn region, in query-image pixels
+  boxes?: BBox[];
   labels?: string[];
   kinds?: ObjectKind[];
   min_similarity?: number;
   expand?: boolean; // query expansion; the server decides when absent
+  all_matches?: boolean; // every matched box, not only the best and those close to it
   cursor?: string;
 }
 
@@ -68,6 +75,7 @@ export interface MatchPublic {
   bbox: BBox;
   label: string;
   similarity: number;
+  part: number; // the query part it matched: its position in query.parts
 }
 
 export interface SearchResult {
@@ -80,14 +88,25 @@ export interface SearchResult {
   matches: MatchPublic[];
 }
 
+/** One part of what a search looked for. */
+export interface UsedQuery {
+  kind: "object" | "box" | "image";
+  bbox: BBox;
+  label: string;
+  object: number | null; // its position in query.objects
+  auto: boolean; // chosen by the server because the request named nothing
+}
+
 export interface QueryPublic {
   width: number;
   height: number;
   objects: ObjectPublic[];
-  used: { bbox: BBox; label: string };
+  used: UsedQuery; // parts[0]
+  parts: UsedQuery[]; // a result matches every one
 }
 
 export interface SearchResponse {
+  query_id: string | null; // search this query image again without sending it; null for an indexed image
   query: QueryPublic;
   results: SearchResult[];
   next_cursor: string | null;

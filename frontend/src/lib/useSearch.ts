@@ -1,42 +1,20 @@
 // The Search page's state: what the query is, which part of it is used, the filters, and the result pages.
 import { computed, reactive, ref, shallowRef } from "vue";
 
-import { api, messageOf, type SearchQuery } from "../api/client";
-import type { BBox, ObjectKind, QueryPublic, SearchOptions, SearchResult } from "../api/types";
-import { sameBox } from "./boxes";
+import { api, messageOf, sessionGone } from "../api/client";
+import type { BBox, QueryPublic, SearchOptions, SearchResponse, SearchResult } from "../api/types";
+import { searchOptions, searchQuery, sourceQuery, type Filters, type QuerySource } from "./searchRequest";
+import { AUTO, WHOLE_IMAGE, describeUsed, withBox, withObject, type Selection } from "./selection";
 
-export type QuerySource =
-  | { kind: "file"; file: Blob; name: string; previewUrl: string }
-  | { kind: "url"; url: string }
-  | { kind: "image"; imageId: string };
+export type { Filters, KindsChoice, QuerySource } from "./searchRequest";
 
-/** The part of the query image searched with; null lets the server use the whole image. */
-export type Focus = { object: number } | { box: BBox } | null;
-
-export type KindsChoice = "both" | "object" | "image";
-const KINDS: Record<KindsChoice, ObjectKind[]> = { both: ["object", "image"], object: ["object"], image: ["image"] };
 const PAGE_SIZE = 24;
-
-export interface Filters {
-  labels: string;
-  minSimilarity: number;
-  kinds: KindsChoice;
-}
-
-/** How the search actually ran, read from the API's `query.used`. */
-export type Used = { kind: "object"; index: number; label: string } | { kind: "region"; bbox: BBox } | { kind: "whole" };
-
-export function describeUsed(query: QueryPublic): Used {
-  const { bbox, label } = query.used;
-  if (label === "region") return { kind: "region", bbox };
-  const index = query.objects.findIndex((obj) => obj.label === label && sameBox(obj.bbox, bbox));
-  if (index >= 0) return { kind: "object", index, label };
-  return { kind: "whole" };
-}
 
 export function useSearch() {
   const source = shallowRef<QuerySource | null>(null);
-  const focus = shallowRef<Focus>(null);
+  // The session of the last search of an uploaded file or URL: later searches name it instead of sending the image.
+  const queryId = ref<string | null>(null);
+  const selection = shallowRef<Selection>(AUTO);
   const filters = reactive<Filters>({ labels: "", minSimilarity: 0, kinds: "both" });
   const query = shallowRef<QueryPublic | null>(null);
   const results = ref<SearchResult[]>([]);
@@ -55,27 +33,16 @@ export function useSearch() {
     return `/api/v1/images/${current.imageId}/content`;
   });
 
-  function options(cursor?: string): SearchOptions {
-    const labels = filters.labels
-      .split(",")
-      .map((label) => label.trim())
-      .filter(Boolean);
-    const chosen = focus.value;
-    return {
-      k: PAGE_SIZE,
-      ...(chosen && "object" in chosen ? { object: chosen.object } : {}),
-      ...(chosen && "box" in chosen ? { box: chosen.box } : {}),
-      ...(labels.length ? { labels } : {}),
-      kinds: KINDS[filters.kinds],
-      ...(filters.minSimilarity > 0 ? { min_similarity: filters.minSimilarity } : {}),
-      ...(cursor ? { cursor } : {}),
-    };
-  }
-
-  function request(current: QuerySource): SearchQuery {
-    if (current.kind === "file") return { file: current.file };
-    if (current.kind === "url") return { url: current.url };
-    return { imageId: current.imageId };
+  /** Search by the session if there is one; a session the server has dropped costs one upload of the image again. */
+  async function send(current: QuerySource, options: SearchOptions, signal: AbortSignal): Promise<SearchResponse> {
+    const sent = searchQuery(current, queryId.value);
+    try {
+      return await api.search(sent, options, signal);
+    } catch (caught) {
+      if (!("queryId" in sent) || !sessionGone(caught)) throw caught;
+      queryId.value = null;
+      return await api.search(sourceQuery(current), options, signal);
+    }
   }
 
   async function run(more = false) {
@@ -85,8 +52,10 @@ export function useSearch() {
     const mine = (controller = new AbortController());
     loading.value = more ? "more" : "search";
     error.value = null;
+    const cursor = more ? (nextCursor.value ?? undefined) : undefined;
     try {
-      const response = await api.search(request(current), options(more ? (nextCursor.value ?? undefined) : undefined), mine.signal);
+      const response = await send(current, searchOptions(selection.value, filters, PAGE_SIZE, cursor), mine.signal);
+      queryId.value = response.query_id;
       query.value = response.query;
       results.value = more ? [...results.value, ...response.results] : response.results;
       nextCursor.value = response.next_cursor;
@@ -103,37 +72,54 @@ export function useSearch() {
     }
   }
 
-  function setSource(next: QuerySource) {
+  function forget() {
     const previous = source.value;
     if (previous?.kind === "file") URL.revokeObjectURL(previous.previewUrl);
-    source.value = next;
-    focus.value = null;
+    queryId.value = null;
+    selection.value = AUTO;
     query.value = null;
     results.value = [];
+    nextCursor.value = null;
+  }
+
+  /** A new query image: searched at once by its main object, which the server picks. */
+  function setSource(next: QuerySource) {
+    forget();
+    source.value = next;
     void run();
   }
 
-  function setFocus(next: Focus) {
-    focus.value = next;
+  function select(next: Selection) {
+    if (next === selection.value) return; // nothing to change (the last part, or one part too many)
+    selection.value = next;
     void run();
+  }
+
+  /** A click on a detected object: search by it alone, or (`additive`) add it to or take it out of the parts. */
+  function pickObject(index: number, additive: boolean) {
+    if (query.value) select(withObject(selection.value, query.value, index, additive));
+  }
+
+  function pickRegion(box: BBox, additive: boolean) {
+    if (query.value) select(withBox(selection.value, query.value, box, additive));
+  }
+
+  function pickWholeImage() {
+    select(WHOLE_IMAGE);
   }
 
   function clear() {
     controller?.abort();
-    const previous = source.value;
-    if (previous?.kind === "file") URL.revokeObjectURL(previous.previewUrl);
+    forget();
     source.value = null;
-    focus.value = null;
-    query.value = null;
-    results.value = [];
-    nextCursor.value = null;
     error.value = null;
     loading.value = null;
   }
 
   return {
     source,
-    focus,
+    queryId,
+    selection,
     filters,
     query,
     used,
@@ -144,7 +130,9 @@ export function useSearch() {
     error,
     tookMs,
     setSource,
-    setFocus,
+    pickObject,
+    pickRegion,
+    pickWholeImage,
     search: () => run(false),
     loadMore: () => run(true),
     clear,
