@@ -91,6 +91,7 @@ def _search_tuning(settings: Settings) -> SearchTuning:
     return SearchTuning(
         expand_by_default=settings.query_expansion,
         main_object_rule=settings.main_object_rule,
+        merge_query_boxes=settings.query_merge_boxes,
         match_margin=settings.match_margin,
     )
 

@@ -3,7 +3,10 @@
 A result image is ranked by its best-matching object; the index also returns its next best ones, which are
 mostly other things in the picture (similarity 0.1-0.3 next to the 0.8 of the match that counts). By default a
 result keeps, per query part, its best match and those within `margin` of it that are not another box around
-an object already kept (IoU >= `SAME_OBJECT_IOU`).
+an object already kept (IoU >= `SAME_OBJECT_IOU`). On SceneBench's train split (100 object queries x 100
+results, all matches returned, `bench/match_margin.py`) 173 of 34,004 further matches showed the query's
+identity; a margin of 0.05 keeps 13 % of those and 14 % of the rest, median 1 box per result (0.1: 25 % and
+41 %, median 2).
 """
 
 from __future__ import annotations

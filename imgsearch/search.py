@@ -79,7 +79,8 @@ class SearchOutcome:
 class SearchTuning:
     expand_by_default: bool = False
     main_object_rule: MainObjectRule = "score"
-    match_margin: float = 0.1  # see imgsearch/relevant_matches.py
+    merge_query_boxes: bool = True
+    match_margin: float = 0.05  # see imgsearch/relevant_matches.py
 
 
 class Searcher:
@@ -100,7 +101,9 @@ class Searcher:
     def by_bytes(self, data: bytes, options: SearchOptions, exclude_ids: tuple[str, ...] = ()) -> SearchOutcome:
         """Search with an image that need not be indexed; the outcome's `query_id` searches it again cheaply."""
         _check_parts(options)
-        analyzed = merged(self.pipeline.analyze(data, for_query=True))
+        analyzed = self.pipeline.analyze(data, for_query=True)
+        if self.tuning.merge_query_boxes:
+            analyzed = merged(analyzed)
         return self._by_session(self.sessions.start(analyzed, exclude_ids), options)
 
     def by_query_id(self, query_id: str, options: SearchOptions) -> SearchOutcome:

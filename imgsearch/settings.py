@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     query_expansion: bool = True
     # A search with no object, box or target uses the query's main object (README, "Searching").
     main_object_rule: Literal["score", "prominence"] = "score"
+    # Fold a query's overlapping detections of one object (copies, parts) into one box (pipeline/query_objects.py).
+    query_merge_boxes: bool = True
     # Matched boxes a result shows by default: its best and those this close to it (imgsearch/relevant_matches.py).
-    match_margin: float = Field(default=0.1, ge=0, le=2)
+    match_margin: float = Field(default=0.05, ge=0, le=2)
     # Query sessions: a searched image kept so that choosing another object costs no detection.
     query_sessions: int = Field(default=256, ge=0, description="sessions kept at once (0: none)")
     query_sessions_max_bytes: int = Field(default=256 * 1024 * 1024, ge=0, description="all sessions together")

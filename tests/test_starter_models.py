@@ -93,7 +93,12 @@ def test_eval_on_the_embedded_index_ranks_object_search_above_whole_image(
     assert by_object["map_at_100"] >= 0.5
     assert by_object["box_iou_share"] >= 0.7
     assert report["setup"]["backend"] == "embedded" and report["setup"]["models"] == "starter"
-    assert "mAP@100" in capsys.readouterr().out
+    upload_only = report["results"]["object/upload-only"]
+    assert upload_only["queries"] == 12 and upload_only["map_at_100"] >= by_object["map_at_100"] - 0.15
+    assert upload_only["query_objects_median"] >= 1
+    assert report["goals"]["click_latency_ratio"]["value"] < 1
+    printed = capsys.readouterr().out
+    assert "mAP@100" in printed and "upload-only" in printed and "click_latency_ratio" in printed
 
 
 @pytest.mark.integration

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -75,7 +76,8 @@ def run_eval(args: argparse.Namespace) -> int:
         ingest, outcomes = evaluate(bench, core, args.split, args.k, args.iou, lambda: progress.advance(task))
     model_id = core.pipeline.model_id
     report = build_report(_setup(args, settings, model_id), ingest, outcomes, args.iou)
-    print_report(report, Console())
+    # Written to a file or a pipe, the table keeps its full width rather than rich's 80 columns.
+    print_report(report, Console() if sys.stdout.isatty() else Console(width=140))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
         console.print(f"wrote {args.json}")

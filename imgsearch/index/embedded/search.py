@@ -79,18 +79,26 @@ def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPa
 
 def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
     """Images with a match for every part, ranked by the mean of each part's best similarity (as the sum of
-    Elasticsearch's nested kNN clauses in a `bool` ranks them); widened until enough images hold every part."""
+    Elasticsearch's nested kNN clauses in a `bool` ranks them).
+
+    Widened until the page's images are certain (Fagin's threshold algorithm): an image missing from a part's
+    candidates scores at most that part's lowest candidate there, so once enough images hold every part and the
+    last one wanted beats every such bound, no wider search could change the page, and every page of a query
+    comes from one ranking.
+    """
     wanted_images = paging.wanted(query)
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
     while True:
         found = [_candidates(ann, store, query, vector, count) for vector in part_vectors]
-        per_part = [_by_image(ranked) for ranked, _ in found]
+        per_part = [_by_image(part.ranked) for part in found]
         common = set(per_part[0]).intersection(*per_part[1:])
-        if len(common) >= wanted_images or all(exhausted for _, exhausted in found):
+        score = {image_id: float(np.mean([part[image_id][0].similarity for part in per_part])) for image_id in common}
+        image_ids = sorted(common, key=lambda image_id: (-score[image_id], image_id))
+        if all(part.exhausted for part in found):
+            break
+        if len(image_ids) >= wanted_images and score[image_ids[wanted_images - 1]] >= _best_unsure(found, per_part):
             break
         count *= 2
-    score = {image_id: float(np.mean([part[image_id][0].similarity for part in per_part])) for image_id in common}
-    image_ids = sorted(common, key=lambda image_id: (-score[image_id], image_id))
     page_ids = image_ids[query.offset : query.offset + query.k]
     sizes = store.image_sizes(page_ids)
     hits = [
@@ -102,6 +110,18 @@ def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[n
         for image_id in page_ids
     ]  # fmt: skip
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
+
+
+def _best_unsure(found: list[Found], per_part: list[dict[str, list[Candidate]]]) -> float:
+    """The highest score an image not holding every part among the candidates could still reach."""
+    ceilings = [-np.inf if part.exhausted else part.lowest for part in found]
+    best = float(np.mean(ceilings))  # an image seen in no part's candidates
+    for image_id in set().union(*per_part):
+        known = [part[image_id][0].similarity if image_id in part else ceiling
+                 for part, ceiling in zip(per_part, ceilings, strict=True)]  # fmt: skip
+        if len(known) and not all(image_id in part for part in per_part):
+            best = max(best, float(np.mean(known)))
+    return best
 
 
 def _by_image(ranked: list[Candidate]) -> dict[str, list[Candidate]]:
@@ -117,16 +137,23 @@ def _ranked_candidates(
     """Objects passing the filters, best first; widened until enough distinct images or nothing is left."""
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
     while True:
-        ranked, exhausted = _candidates(ann, store, query, query_vector, count)
-        if exhausted or len({candidate.image_id for candidate in ranked}) >= wanted_images:
-            return ranked
+        found = _candidates(ann, store, query, query_vector, count)
+        if found.exhausted or len({candidate.image_id for candidate in found.ranked}) >= wanted_images:
+            return found.ranked
         count *= 2
 
 
-def _candidates(
-    ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, count: int
-) -> tuple[list[Candidate], bool]:
-    """The best `count` objects passing the filters, best first, and whether asking for more would add none."""
+class Found(NamedTuple):
+    """One search of the graph: the candidates passing the filters, best first; whether asking for more would add
+    none; and the lowest similarity it returned (anything it did not return scores at most that)."""
+
+    ranked: list[Candidate]
+    exhausted: bool
+    lowest: float
+
+
+def _candidates(ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, count: int) -> Found:
+    """The best `count` objects, those passing the filters best first."""
     keys, similarities, complete = _nearest(ann, store, query, query_vector, count)
     key_list: list[int] = keys.tolist()
     similarity_list = np.clip(similarities.astype(np.float64), -1.0, 1.0).tolist()
@@ -134,7 +161,7 @@ def _candidates(
     floor = query.min_similarity
     below_floor = floor is not None and bool(similarity_list) and similarity_list[-1] < floor
     ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.row["idx"]))
-    return ranked, complete or below_floor
+    return Found(ranked, complete or below_floor, similarity_list[-1] if similarity_list else -1.0)
 
 
 def _nearest(
@@ -152,10 +179,12 @@ def _nearest(
             order = np.argsort(-similarities, kind="stable")
             return keys[order], similarities[order], True
     size = len(ann)
-    exhaustive = size < ALWAYS_EXACT_BELOW or scan_limit >= size
+    exact = size < ALWAYS_EXACT_BELOW or scan_limit >= size
+    # An exact scan still returns only the best `count`: reading every object's row for a page of twelve cost a
+    # small index ~10 ms a search (1,950 objects). Too few after the filters, and the caller asks for twice as many.
     # usearch's beam is max(expansion_search, count): ef_search_default is the floor, num_candidates widens it.
-    found = ann.search(query_vector, size if exhaustive else count, exact=exhaustive, threads=1)
-    return found.keys, 1.0 - found.distances, exhaustive
+    found = ann.search(query_vector, min(count, size), exact=exact, threads=1)
+    return found.keys, 1.0 - found.distances, exact and count >= size
 
 
 def passing(
