@@ -13,6 +13,11 @@ class ObjectKind(StrEnum):
     IMAGE = "image"
 
 
+# Decoding a search answer makes hundreds of kinds from strings; `ObjectKind(value)` takes ~7 µs on Python 3.11,
+# which was 6 ms of a 38 ms search of 100 images, a lookup well under one.
+KIND_BY_VALUE: dict[str, ObjectKind] = {kind.value: kind for kind in ObjectKind}
+
+
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned box in original-image pixels, x2/y2 exclusive."""

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, IndexEntry, Match
-from pipeline.records import Box, ObjectKind
+from pipeline.records import KIND_BY_VALUE, Box, ObjectKind
 
 
 def to_source(entry: IndexEntry) -> dict[str, Any]:
@@ -40,14 +40,18 @@ def to_source(entry: IndexEntry) -> dict[str, Any]:
     }
 
 
-def _object(source: dict[str, Any]) -> ImageObject:
+def _box(source: dict[str, Any]) -> Box:
     bbox = source["bbox"]
+    return Box(bbox["x1"], bbox["y1"], bbox["x2"], bbox["y2"])
+
+
+def _object(source: dict[str, Any]) -> ImageObject:
     return ImageObject(
         index=source["index"],
-        kind=ObjectKind(source["kind"]),
+        kind=KIND_BY_VALUE[source["kind"]],
         label=source["label"],
         score=source["score"],
-        box=Box(bbox["x1"], bbox["y1"], bbox["x2"], bbox["y2"]),
+        box=_box(source),
     )
 
 
@@ -93,9 +97,9 @@ def hit_from_search(hit: dict[str, Any], parts: int = 1) -> ImageHit:
     matches = tuple(
         Match(
             object_index=inner["_source"]["index"],
-            kind=ObjectKind(inner["_source"]["kind"]),
+            kind=KIND_BY_VALUE[inner["_source"]["kind"]],
             label=inner["_source"]["label"],
-            box=_object(inner["_source"]).box,
+            box=_box(inner["_source"]),
             similarity=cosine_from_score(inner["_score"]),
             part=part,
         )

@@ -13,7 +13,8 @@ def _outcome(
     per_result: tuple[int, ...] = (1,),
 ) -> QueryOutcome:  # fmt: skip
     return QueryOutcome(f"q-{kind}-{mode}-{ap}", kind, mode, ap, r1, 1.0, seconds, ious,  # type: ignore[arg-type]
-                        query_objects=objects, matches_per_result=list(per_result))  # fmt: skip
+                        page_seconds=seconds / 2, query_objects=objects,
+                        matches_per_result=list(per_result))  # fmt: skip
 
 
 def test_report_means_per_kind_and_mode_and_checks_the_goals() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from imgsearch.index.types import ImageDocument, ImageObject
-from pipeline.records import Box, ObjectKind
+from pipeline.records import KIND_BY_VALUE, Box
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -56,7 +56,7 @@ def object_values(image_id: str, obj: ImageObject, generation: int, vector: np.n
 
 def stored_object(row: sqlite3.Row) -> ImageObject:
     box = Box(row["x1"], row["y1"], row["x2"], row["y2"])
-    return ImageObject(row["idx"], ObjectKind(row["kind"]), row["label"], row["score"], box)
+    return ImageObject(row["idx"], KIND_BY_VALUE[row["kind"]], row["label"], row["score"], box)
 
 
 def image_document(row: sqlite3.Row, objects: list[ImageObject]) -> ImageDocument:
