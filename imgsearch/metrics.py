@@ -16,6 +16,9 @@ STAGE_SECONDS = Histogram(
 )
 REQUESTS = Counter("imgsearch_http_requests_total", "HTTP requests by route and status", ["route", "status"])
 REJECTED = Counter("imgsearch_saturated_total", "Requests answered 503 because the model queue was full")
+QUERY_SESSION_LOOKUPS = Counter(
+    "imgsearch_query_session_lookups_total", "Searches by query_id: found, expired, or unknown", ["outcome"]
+)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from imgsearch.errors import ImgsearchError, NotFound
+from imgsearch.metrics import QUERY_SESSION_LOOKUPS
 from pipeline.runner import AnalyzedImage
 
 QUERY_ID_PATTERN = r"^q_[A-Za-z0-9_-]{22}$"
@@ -91,6 +92,8 @@ class QuerySessions:
         with self._lock:
             self._evict(now)
             session = self._sessions.get(query_id)
+            outcome = "found" if session else "expired" if query_id in self._ended else "unknown"
+            QUERY_SESSION_LOOKUPS.labels(outcome).inc()
             if session is None:
                 if query_id in self._ended:
                     raise QueryExpired(f"query {query_id} has expired: search with the image again")

@@ -47,6 +47,20 @@ SEARCH_BODY = {
                     },
                 }
             },
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "description": "a search again by the `query_id` of an earlier search, as a plain form",
+                    "required": ["query_id"],
+                    "properties": {
+                        "query_id": {"type": "string", "pattern": QUERY_ID_PATTERN},
+                        **{
+                            name: {"type": "string", "description": f"as in the JSON body's `{name}`"}
+                            for name in SearchParameters.model_fields
+                        },
+                    },
+                }
+            },
             "application/json": {"schema": body_ref(SearchRequest)},
         }
     }

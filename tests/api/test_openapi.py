@@ -65,6 +65,9 @@ def test_the_multipart_search_form_lists_every_search_parameter(document: dict[s
     form = document["paths"]["/api/v1/search"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert set(form["properties"]) == {"file", "query_id", *SearchParameters.model_fields}
     assert "required" not in form  # a file, or the query_id of an earlier search
+    content = document["paths"]["/api/v1/search"]["post"]["requestBody"]["content"]
+    plain_form = content["application/x-www-form-urlencoded"]["schema"]
+    assert plain_form["required"] == ["query_id"] and "file" not in plain_form["properties"]
 
 
 def test_the_search_documents_sessions_targets_and_and_queries(document: dict[str, Any]) -> None:

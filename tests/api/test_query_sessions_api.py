@@ -24,6 +24,12 @@ def stage_count(client: TestClient, stage: str) -> float:
     return float(counts[0]) if counts else 0.0
 
 
+def stage_lookups(client: TestClient, outcome: str) -> float:
+    line = f'imgsearch_query_session_lookups_total{{outcome="{outcome}"}}'
+    counts = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
+    return float(counts[0]) if counts else 0.0
+
+
 @pytest.fixture
 def gallery(any_api: TestClient) -> tuple[TestClient, list[str], list[bytes]]:
     payloads = [jpeg_bytes(scene(seed=500 + n)) for n in range(6)]
@@ -92,8 +98,10 @@ def test_an_expired_session_is_410_and_an_unknown_one_404(pipeline: Pipeline, tm
         upload(client, jpeg_bytes(scene(seed=1)))
         first = search_file(client, jpeg_bytes(scene(seed=2))).json()["query_id"]
         search_file(client, jpeg_bytes(scene(seed=3)))  # the only room goes to this one
+        expired_before = stage_lookups(client, "expired")
         assert_error(client.post("/api/v1/search", json={"query_id": first}), 410, "query_expired")
         assert_error(client.post("/api/v1/search", data={"query_id": "q_" + "B" * 22}), 404, "query_not_found")
+        assert stage_lookups(client, "expired") == expired_before + 1
 
 
 def test_two_objects_and_a_box_are_all_matched(gallery: tuple[TestClient, list[str], list[bytes]]) -> None:
