@@ -6,15 +6,22 @@ from dataclasses import dataclass
 from io import BytesIO
 
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipeline.errors import ImageRejected, RejectCode
 
+# Phones save HEIC: pillow-heif adds Pillow's "HEIF" opener (libheif applies the file's rotation and resets its
+# EXIF orientation to 1, so nothing turns twice). AVIF is Pillow's own (11.3 and later).
+pillow_heif.register_heif_opener()
+
 # Pillow's opener names. MPO (phones' multi-picture JPEG) has no opener of its own: the JPEG one returns it,
 # and naming "MPO" here makes Image.open raise KeyError.
-ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF", "AVIF")
 # Browsers and clients know MPO's first picture as a plain JPEG; "image/mpo" would not display.
 _CONTENT_TYPE_OVERRIDES = {"MPO": "image/jpeg"}
+# ISO base media brands of HEVC-coded HEIF, which is served as image/heic (other HEIF as image/heif).
+_HEIC_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
 # What Pillow's openers and decoders raise on broken data; the last four are what Image.open itself skips on.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 _WHITE_RGBA = (255, 255, 255, 255)
@@ -78,7 +85,7 @@ def decode_image(data: bytes, limits: DecodeLimits = DecodeLimits()) -> DecodedI
         image=_to_rgb(upright),
         width=upright.width,
         height=upright.height,
-        content_type=_content_type(opened.format),
+        content_type=_content_type(opened.format, data),
         byte_size=len(data),
         model_max_side=limits.model_max_side,
     )
@@ -121,9 +128,11 @@ def _other_format(data: bytes) -> str | None:
         return None
 
 
-def _content_type(format_name: str | None) -> str:
+def _content_type(format_name: str | None, data: bytes) -> str:
     """The MIME type to serve the original bytes with."""
     name = format_name or ""
+    if name == "HEIF" and data[8:12] in _HEIC_BRANDS:
+        return "image/heic"
     return _CONTENT_TYPE_OVERRIDES.get(name) or Image.MIME.get(name, "application/octet-stream")
 
 

@@ -117,3 +117,22 @@ def test_writes_need_the_api_key_when_one_is_set(api_factory) -> None:
         assert client.get(f"/api/v1/images/{image_id}").status_code == 200, "reads stay open"
         assert_error(client.delete(f"/api/v1/images/{image_id}"), 401, "unauthorized")
         assert client.delete(f"/api/v1/images/{image_id}", headers={"X-API-Key": "s3cret-key"}).status_code == 204
+
+
+@pytest.mark.parametrize(("format_name", "content_type"), [("HEIF", "image/heic"), ("AVIF", "image/avif")])
+def test_phone_formats_are_ingested_and_served_as_themselves(
+    any_api: TestClient, format_name: str, content_type: str
+) -> None:
+    buffer = io.BytesIO()
+    scene(seed=77).save(buffer, format_name, quality=70)
+    data = buffer.getvalue()
+    response = upload(any_api, data)
+    assert response.status_code == 201, response.text
+    image_id = response.json()["images"][0]["id"]
+    content = any_api.get(f"/api/v1/images/{image_id}/content")
+    assert content.status_code == 200 and content.content == data
+    assert content.headers["content-type"] == content_type
+    assert any_api.get(f"/api/v1/images/{image_id}").json()["content_type"] == content_type
+    thumbnail = any_api.get(f"/api/v1/images/{image_id}/thumbnail")
+    assert thumbnail.headers["content-type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(thumbnail.content)).format == "JPEG"
