@@ -14,7 +14,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodyLimitMiddleware, HeaderLimitMiddleware, RequestContextMiddleware
 from api.openapi import install_openapi
 from api.routes import health, images, jobs, search, stats
-from api.schemas import SearchRequest, SyncRequest, UrlIngestRequest
+from api.schemas import SearchRequest, SyncRequest, TagsUpdate, UrlIngestRequest
 from api.services import AppServices
 from imgsearch import __version__
 from imgsearch.settings import REPO_ROOT, Settings, get_settings
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, pipeline: Pipeline | None = Non
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_openapi(app, body_models=(UrlIngestRequest, SearchRequest, SyncRequest))
+    install_openapi(app, body_models=(UrlIngestRequest, SearchRequest, SyncRequest, TagsUpdate))
     for router in (health.router, images.router, search.router, jobs.router, stats.router):
         app.include_router(router)
     if settings.cors_origins:

@@ -96,6 +96,14 @@ class UrlIngestRequest(BaseModel):
         return [str(url) for url in ([self.url] if self.url else []) + self.urls]
 
 
+class TagsUpdate(BaseModel):
+    """An image's new tags (replacing the old ones; an empty list removes them all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags: list[Tag] = Field(max_length=32)
+
+
 class ImagePage(BaseModel):
     images: list[ImagePublic]
     next_cursor: str | None
@@ -123,6 +131,7 @@ class SearchParameters(BaseModel):
     box: BBox | None = None
     boxes: list[BBox] = Field(default_factory=list, max_length=MAX_QUERY_PARTS, description="several drawn regions")
     labels: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=32, description="only images holding every one")
     kinds: list[ObjectKind] = Field(
         default_factory=lambda: [ObjectKind.OBJECT, ObjectKind.IMAGE],
         min_length=1,

@@ -36,6 +36,7 @@ class SearchOptions:
     boxes: tuple[Box, ...] = ()
     target: Target = "auto"
     labels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # only images holding every one
     kinds: tuple[ObjectKind, ...] = DEFAULT_KINDS
     min_similarity: float | None = None
     offset: int = 0
@@ -175,6 +176,7 @@ class Searcher:
             k=options.k,
             kinds=options.kinds,
             labels=options.labels,
+            tags=options.tags,
             min_similarity=options.min_similarity,
             num_candidates=options.num_candidates,
             offset=options.offset,

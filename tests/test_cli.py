@@ -112,3 +112,24 @@ def test_search_with_a_file_that_is_not_an_image(
     assert "not a recognisable image" in capsys.readouterr().err
     assert main(["search", str(not_an_image.with_name("missing.jpg"))]) == 1
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_tag_sets_and_clears_tags_and_search_filters_by_them(
+    indexed_scenes: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+    import json
+
+    image_id = hashlib.sha256(indexed_scenes[2].read_bytes()).hexdigest()
+    assert main(["tag", image_id, "paris", "2024"]) == 0
+    assert capsys.readouterr().out.strip() == f"{image_id}: paris, 2024"
+    assert main(["search", str(indexed_scenes[0]), "--tag", "paris", "--json"]) == 0
+    assert [result["id"] for result in json.loads(capsys.readouterr().out)["results"]] == [image_id]
+    assert main(["tag", image_id]) == 0
+    assert capsys.readouterr().out.strip() == f"{image_id}: no tags"
+    assert main(["tag", "f" * 64, "x"]) == 1
+    assert "no indexed image" in capsys.readouterr().err
+    assert main(["tag", image_id, "no<html>"]) == 1
+    assert "tag 'no<html>'" in capsys.readouterr().err
+    assert main(["tag", "not-an-id"]) == 1
+    assert "is not an image id" in capsys.readouterr().err

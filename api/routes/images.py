@@ -22,6 +22,8 @@ from api.schemas import (
     IngestFailure,
     IngestResponse,
     ObjectPublic,
+    Tag,
+    TagsUpdate,
     UrlIngestRequest,
 )
 from imgsearch.errors import InvalidRequest, NotFound
@@ -129,9 +131,10 @@ async def browse_images(
     services: ServicesDep,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 24,
+    tag: Annotated[list[Tag], Query(max_length=32, description="only images holding every one")] = [],  # noqa: B006
 ) -> ImagePage:
-    """Indexed images, newest first; pass `next_cursor` back for the next page."""
-    page = await to_thread.run_sync(services.core.index.browse, cursor, limit)
+    """Indexed images, newest first; pass `next_cursor` back (with the same tags) for the next page."""
+    page = await to_thread.run_sync(services.core.index.browse, cursor, limit, tag)
     return ImagePage(images=[ImagePublic.of(doc) for doc in page.images], next_cursor=page.next_cursor)
 
 
@@ -148,6 +151,21 @@ def _bytes_response(data: bytes, content_type: str) -> Response:
     # nosniff: the bytes were uploaded by someone; browsers must not guess another type for them.
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=31536000, immutable"}
     return Response(content=data, media_type=content_type, headers=headers)
+
+
+@router.patch(
+    "/{image_id}",
+    response_model=ImagePublic,
+    responses=ERRORS,
+    openapi_extra={"requestBody": {"content": {"application/json": {"schema": body_ref(TagsUpdate)}}}},
+)
+async def update_image(image_id: ImageId, request: Request, services: ServicesDep, _: ApiKeyDep) -> ImagePublic:
+    """Replace the image's tags: `{"tags": [...]}`."""
+    body = await read_json(request, TagsUpdate, services.settings.max_json_bytes)
+    document = await to_thread.run_sync(services.core.index.set_tags, image_id, body.tags)
+    if document is None:
+        raise NotFound(f"no indexed image {image_id}")
+    return ImagePublic.of(document)
 
 
 @router.get("/{image_id}/content", responses=ERRORS, response_class=Response)

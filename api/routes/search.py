@@ -65,7 +65,7 @@ SEARCH_BODY = {
         }
     }
 }
-LIST_FIELDS = ("labels", "kinds", "objects")
+LIST_FIELDS = ("labels", "kinds", "objects", "tags")
 FORM_FIELDS = (*SearchParameters.model_fields, "query_id")
 # A form with a query_id and no file may also come url-encoded (an HTML form, `curl -d`).
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -111,6 +111,7 @@ def _options(parameters: SearchParameters) -> SearchOptions:
         boxes=parameters.box_values(),
         target=parameters.target,
         labels=tuple(parameters.labels),
+        tags=tuple(parameters.tags),
         kinds=tuple(parameters.kinds),
         min_similarity=parameters.min_similarity,
         offset=offset,

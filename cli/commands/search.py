@@ -45,6 +45,7 @@ def run_search(args: argparse.Namespace) -> int:
         objects=tuple(args.object or ()),
         boxes=tuple(args.box or ()),
         target=args.target,
+        tags=tuple(args.tag or ()),
         all_matches=args.all_matches,
     )
     data = _query_bytes(Path(args.image), settings)
@@ -129,6 +130,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--object", type=int, action="append", help="a detected object (0-based); repeat for AND")
     parser.add_argument("--box", type=_box, action="append", help="x1,y1,x2,y2 in image pixels; repeat for AND")
     parser.add_argument("--target", choices=["auto", "image"], default="auto", help="'image': the whole image")
+    parser.add_argument("--tag", action="append", help="only images with this tag; repeat for several")
     parser.add_argument("-k", type=int, default=12, help="results (1-100)")
     parser.add_argument("--all-matches", action="store_true", help="every matched box, not only those that matter")
     parser.add_argument("--json", action="store_true", help="print one JSON object")

@@ -57,8 +57,13 @@ class VectorIndex(ABC):
         """Remove an image and all its vectors; False if it was not there."""
 
     @abstractmethod
-    def browse(self, cursor: str | None, limit: int) -> BrowsePage:
-        """Newest first, a page at a time; `cursor` comes from the previous page."""
+    def browse(self, cursor: str | None, limit: int, tags: Sequence[str] = ()) -> BrowsePage:
+        """Newest first, a page at a time (only images holding every one of `tags`); `cursor` comes from the
+        previous page of the same browse."""
+
+    @abstractmethod
+    def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
+        """Replace an image's tags; the updated document, or None if the image is not there."""
 
     @abstractmethod
     def search(self, query: VectorQuery) -> SearchPage:

@@ -176,10 +176,20 @@ class ElasticsearchIndex(VectorIndex):
         return True
 
     @es_call
-    def browse(self, cursor: str | None, limit: int) -> BrowsePage:
+    def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
+        # A partial update keeps the vectors: Elasticsearch restores them from the index (exclude_source_vectors).
+        try:
+            self.client.update(index=self.alias, id=image_id, doc={"tags": list(tags)}, refresh=self.refresh)
+        except NotFoundError:
+            return None
+        return self.get(image_id)
+
+    @es_call
+    def browse(self, cursor: str | None, limit: int, tags: Sequence[str] = ()) -> BrowsePage:
         search_after = list(decode_browse_cursor(cursor, self.name)) if cursor else None
         found = self.client.search(
             index=self.alias,
+            query={"bool": {"filter": [{"term": {"tags": tag}} for tag in tags]}},
             size=limit + 1,
             sort=[{"created_at": "desc"}, {"image_id": "desc"}],
             search_after=search_after,
@@ -269,6 +279,8 @@ class ElasticsearchIndex(VectorIndex):
             yield {"terms": {"objects.label": list(query.labels)}}
         if query.exclude_ids:
             yield {"bool": {"must_not": {"ids": {"values": list(query.exclude_ids)}}}}
+        for tag in query.tags:  # every one of them
+            yield {"term": {"tags": tag}}
 
     @es_call
     def stats(self) -> IndexStats:

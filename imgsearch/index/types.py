@@ -69,6 +69,7 @@ class VectorQuery:
 
     `kinds` chooses which stored vectors compete (detected objects, whole images, or both); `labels` keeps only
     objects with those labels; `min_similarity` is a cosine similarity; `offset` pages through the ranking.
+    `tags`: only images holding every one of these tags.
     `and_vectors`: "this AND that": further query vectors (parts 1, 2, …; `vector` is part 0) that every result
     must also match, each by one of its objects; results rank by the mean of each part's best similarity.
     """
@@ -84,6 +85,7 @@ class VectorQuery:
     matches_per_image: int = 5  # per part
     exclude_ids: tuple[str, ...] = ()
     and_vectors: tuple[np.ndarray, ...] = ()
+    tags: tuple[str, ...] = ()
 
     @property
     def part_vectors(self) -> tuple[np.ndarray, ...]:

@@ -136,3 +136,41 @@ def test_phone_formats_are_ingested_and_served_as_themselves(
     thumbnail = any_api.get(f"/api/v1/images/{image_id}/thumbnail")
     assert thumbnail.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(thumbnail.content)).format == "JPEG"
+
+
+@pytest.fixture(params=[pytest.param("servers", marks=pytest.mark.integration), "embedded"])
+def keyed_api(request: pytest.FixtureRequest, pipeline, tmp_path) -> Iterator[TestClient]:
+    """Either back end, with an API key for writes."""
+    if request.param == "servers":
+        with request.getfixturevalue("api_factory")(api_key="k") as client:
+            yield client
+        return
+    from api.main import create_app
+    from imgsearch.settings import Settings
+
+    settings = Settings(es_url=None, s3_endpoint=None, data_dir=tmp_path / "data", api_key="k")
+    with TestClient(create_app(settings, pipeline)) as client:
+        yield client
+
+
+def test_tags_are_changed_with_the_api_key_and_filter_browse_and_search(keyed_api: TestClient) -> None:
+    client, key = keyed_api, {"X-API-Key": "k"}
+    ids = [upload(client, jpeg_bytes(scene(seed=900 + n)), **key).json()["images"][0]["id"] for n in range(3)]
+    body = {"tags": ["paris", "2024"]}
+    assert_error(client.patch(f"/api/v1/images/{ids[0]}", json=body), 401, "unauthorized")
+    changed = client.patch(f"/api/v1/images/{ids[0]}", json=body, headers=key)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["tags"] == ["paris", "2024"]
+    client.patch(f"/api/v1/images/{ids[1]}", json={"tags": ["paris"]}, headers=key)
+    assert client.get(f"/api/v1/images/{ids[0]}").json()["tags"] == ["paris", "2024"]
+    both = client.get("/api/v1/images", params=[("tag", "paris"), ("tag", "2024")]).json()["images"]
+    assert [image["id"] for image in both] == [ids[0]]
+    paris = client.get("/api/v1/images", params={"tag": "paris"}).json()["images"]
+    assert {image["id"] for image in paris} == {ids[0], ids[1]}
+    found = client.post("/api/v1/search", json={"image_id": ids[2], "tags": ["paris"], "k": 10}).json()
+    assert {result["id"] for result in found["results"]} == {ids[0], ids[1]}
+    assert_error(client.patch("/api/v1/images/" + "f" * 64, json=body, headers=key), 404, "not_found")
+    assert_error(client.patch(f"/api/v1/images/{ids[0]}", json={"tags": ["no<html>"]}, headers=key), 422,
+                 "invalid_request")  # fmt: skip
+    assert_error(client.patch(f"/api/v1/images/{ids[0]}", json={"tag": ["x"]}, headers=key), 422, "invalid_request")
+    assert_error(client.get("/api/v1/images", params={"tag": "<x>"}), 422, "invalid_request")

@@ -235,3 +235,33 @@ def test_an_unknown_id_is_absent_everywhere(index: VectorIndex, corpus: list[Ind
     assert index.get(unknown) is None
     assert index.vectors(unknown) is None
     assert index.delete(unknown) is False
+
+
+def test_tags_can_be_changed_and_filter_search_and_browse(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    index.add(corpus)
+    tagged = [entry.document.image_id for entry in corpus[:3]]
+    for image_id in tagged:
+        updated = index.set_tags(image_id, ["paris", "2024"])
+        assert updated is not None and updated.tags == ("paris", "2024")
+    index.set_tags(corpus[3].document.image_id, ["paris"])
+    assert index.set_tags("f" * 64, ["x"]) is None
+    assert index.get(tagged[0]).tags == ("paris", "2024")
+    np.testing.assert_allclose(index.vectors(tagged[0]), corpus[0].vectors, atol=1e-2)  # untouched by the update
+
+    query = VectorQuery(corpus[5].vectors[1], MODEL_ID, k=10, tags=("paris", "2024"))
+    assert {hit.image_id for hit in index.search(query).hits} == set(tagged)
+    paris = index.search(VectorQuery(corpus[5].vectors[1], MODEL_ID, k=10, tags=("paris",)))
+    assert {hit.image_id for hit in paris.hits} == {*tagged, corpus[3].document.image_id}
+    assert index.search(VectorQuery(corpus[0].vectors[1], MODEL_ID, k=1)).hits[0].image_id == tagged[0]
+
+    pages, cursor = [], None
+    while True:
+        page = index.browse(cursor, limit=2, tags=["paris", "2024"])
+        pages += [document.image_id for document in page.images]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(pages) == sorted(tagged)
+    assert len(index.browse(None, limit=100).images) == len(corpus)
+    index.set_tags(tagged[0], [])
+    assert index.get(tagged[0]).tags == ()

@@ -135,11 +135,17 @@ class EmbeddedIndex(VectorIndex):
         return True
 
     @_embedded_call
-    def browse(self, cursor: str | None, limit: int) -> BrowsePage:
+    def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
+        if not self._store.set_tags(image_id, tags):
+            return None
+        return self._store.get(image_id)
+
+    @_embedded_call
+    def browse(self, cursor: str | None, limit: int, tags: Sequence[str] = ()) -> BrowsePage:
         if limit <= 0:
             return BrowsePage([], None)
         after = decode_browse_cursor(cursor, self.name) if cursor else (2**63 - 1, "")
-        documents, last = self._store.newest(after, limit)
+        documents, last = self._store.newest(after, limit, tags)
         return BrowsePage(documents, encode_browse_cursor(self.name, *last) if last is not None else None)
 
     @_embedded_call

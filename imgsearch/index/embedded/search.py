@@ -158,6 +158,9 @@ def _candidates(ann: Index, store: Store, query: VectorQuery, query_vector: np.n
     key_list: list[int] = keys.tolist()
     similarity_list = np.clip(similarities.astype(np.float64), -1.0, 1.0).tolist()
     ranked = passing(key_list, similarity_list, store.object_rows(key_list), object_filter(query))
+    if query.tags:
+        tagged = store.images_with_tags(list({candidate.image_id for candidate in ranked}), query.tags)
+        ranked = [candidate for candidate in ranked if candidate.image_id in tagged]
     floor = query.min_similarity
     below_floor = floor is not None and bool(similarity_list) and similarity_list[-1] < floor
     ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.row["idx"]))

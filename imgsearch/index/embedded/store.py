@@ -43,6 +43,13 @@ class AddedImages(NamedTuple):
     vectors: list[np.ndarray]
 
 
+# An image row holds every tag of a JSON list bound in its place (an empty list: any image).
+_HOLDS_EVERY_TAG = (
+    "NOT EXISTS (SELECT 1 FROM json_each(?) AS wanted WHERE wanted.value NOT IN "
+    "(SELECT value FROM json_each(images.tags)))"
+)
+
+
 class Store:
     """One SQLite connection, shared by all threads; each write is one transaction."""
 
@@ -104,6 +111,12 @@ class Store:
             if WriteOutcome.CREATED in added.outcomes.values():
                 db.execute("UPDATE meta SET generation = ?", (generation,))
         return added
+
+    def set_tags(self, image_id: str, tags: Sequence[str]) -> bool:
+        """Replace an image's tags; False if it is not there."""
+        with self._transaction() as db:
+            updated = db.execute("UPDATE images SET tags = ? WHERE id = ?", (json.dumps(list(tags)), image_id))
+            return updated.rowcount > 0
 
     def delete_image(self, image_id: str, generation: int) -> list[int] | None:
         """Remove an image and its objects in `generation`; their keys, or None if the image was not there."""
@@ -169,13 +182,16 @@ class Store:
             rows = self._rows("SELECT vector FROM objects WHERE image_id = ? ORDER BY idx", (image_id,))
         return [row_vector(row) for row in rows]
 
-    def newest(self, after: tuple[int, str], limit: int) -> tuple[list[ImageDocument], tuple[int, str] | None]:
-        """Up to `limit` images older than `after` (created_at_us, id), newest first, and where the next page starts."""
+    def newest(
+        self, after: tuple[int, str], limit: int, tags: Sequence[str] = ()
+    ) -> tuple[list[ImageDocument], tuple[int, str] | None]:
+        """Up to `limit` images older than `after` (created_at_us, id) holding every one of `tags`, newest first,
+        and where the next page starts."""
         with self._lock:
             rows = self._rows(
                 f"SELECT {IMAGE_COLUMNS}, created_at_us FROM images WHERE (created_at_us, id) < (?, ?) "
-                "ORDER BY created_at_us DESC, id DESC LIMIT ?",
-                (*after, limit + 1),
+                f"AND {_HOLDS_EVERY_TAG} ORDER BY created_at_us DESC, id DESC LIMIT ?",
+                (*after, json.dumps(list(tags)), limit + 1),
             )
             documents = self._documents(rows[:limit])
         last = rows[limit - 1] if len(rows) > limit else None
@@ -205,6 +221,14 @@ class Store:
             (json.dumps([kind.value for kind in kinds]), json.dumps(list(labels)), limit),
         )
         return [row["key"] for row in rows]
+
+    def images_with_tags(self, image_ids: Sequence[str], tags: Sequence[str]) -> set[str]:
+        """Those of the images that hold every one of `tags`."""
+        rows = self._rows(
+            f"SELECT id FROM images WHERE id IN (SELECT value FROM json_each(?)) AND {_HOLDS_EVERY_TAG}",
+            (json.dumps(list(image_ids)), json.dumps(list(tags))),
+        )
+        return {row["id"] for row in rows}
 
     def image_sizes(self, image_ids: list[str]) -> dict[str, tuple[int, int]]:
         rows = self._rows(
