@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from imgsearch.devservices import process
+from imgsearch.devservices import go_toolchain, process
 from imgsearch.devservices.layout import Layout
 
 # MinIO tags releases as RELEASE.<date>, which Go modules see as pseudo-versions; this is the newest
@@ -57,11 +56,12 @@ class MinioService:
         """`go install` the pinned MinIO once; the binary's name carries the version, so a new pin rebuilds."""
         if self.binary.is_file():
             return
-        if shutil.which("go") is None:
-            raise RuntimeError("Go is needed to build MinIO (go install): install Go 1.24 or newer")
+        toolchain = go_toolchain.toolchain_setting(go_toolchain.local_version())
         build_dir = self.layout.home / "go-build"
         build_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "GOBIN": str(build_dir), "CGO_ENABLED": "0"}
+        if toolchain is not None:
+            env["GOTOOLCHAIN"] = toolchain
         subprocess.run(["go", "install", f"{MINIO_MODULE}@{MINIO_VERSION}"], check=True, env=env, cwd=build_dir)
         (build_dir / "minio").rename(self.binary)
 
