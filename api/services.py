@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from api.model_runner import ModelRunner
 from api.url_downloads import UrlDownloads
+from imgsearch.connections import url_fetcher
 from imgsearch.core import Core, open_core
 from imgsearch.settings import Settings
-from imgsearch.url_fetch import FetchPolicy, UrlFetcher
 from pipeline.runner import Pipeline
 
 
@@ -27,16 +27,11 @@ class AppServices:
         """Load the models and open the stores; fails fast (missing weights, unreachable servers)."""
         # An index of other models is served anyway: reads work, and every search or ingest answers 409.
         core = open_core(settings, pipeline, serve_other_models=True)
-        policy = FetchPolicy(
-            max_bytes=settings.max_upload_bytes,
-            timeout_s=settings.url_fetch_timeout_s,
-            allowed_networks=tuple(settings.url_fetch_allowed_networks),
-        )
         return cls(
             core=core,
             runner=ModelRunner(settings.model_workers, settings.model_queue),
             downloads=UrlDownloads(
-                UrlFetcher(policy), settings.url_fetch_concurrency, settings.url_fetch_request_timeout_s
+                url_fetcher(settings), settings.url_fetch_concurrency, settings.url_fetch_request_timeout_s
             ),
         )
 

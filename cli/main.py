@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from cli.commands import demo, evaluate, search, tag, train
+from cli.commands import demo, evaluate, index, search, tag, train
 from imgsearch.errors import ImgsearchError
 from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "optimize", help="after a large import: merge the Elasticsearch index into one segment"
     )
     optimize.set_defaults(handler=_optimize)
+    index.add_parser(commands)
     search.add_parser(commands)
     tag.add_parser(commands)
     train.add_parser(commands)

@@ -9,6 +9,7 @@ from elasticsearch.serializer import OrjsonSerializer
 from minio import Minio
 
 from imgsearch.settings import Settings
+from imgsearch.url_fetch import FetchPolicy, UrlFetcher
 
 
 def elasticsearch_client(settings: Settings) -> Elasticsearch:
@@ -55,3 +56,13 @@ def minio_client(settings: Settings) -> Minio:
         region=settings.s3_region,
         http_client=http,
     )
+
+
+def url_fetcher(settings: Settings) -> UrlFetcher:
+    """The SSRF-safe fetcher for images named by URL, under the settings' size and time limits."""
+    policy = FetchPolicy(
+        max_bytes=settings.max_upload_bytes,
+        timeout_s=settings.url_fetch_timeout_s,
+        allowed_networks=tuple(settings.url_fetch_allowed_networks),
+    )
+    return UrlFetcher(policy)

@@ -115,8 +115,18 @@ def _refusal_for_unopened(data: bytes) -> ImageRejected:
 def _has_accepted_signature(data: bytes) -> bool:
     """Whether the bytes start like an accepted format, though its opener gave up on them."""
     # Openers give up quietly on a damaged header; the signature is what says it was meant to be one of ours.
+    return looks_like_an_image(data[:SIGNATURE_BYTES])
+
+
+SIGNATURE_BYTES = 16
+
+
+def looks_like_an_image(head: bytes) -> bool:
+    """Whether a file's first `SIGNATURE_BYTES` bytes are the signature of an accepted format (by content, not
+    by its name): what a folder walk reads before it reads a whole file."""
+    Image.init()  # Pillow registers most openers only on first use
     openers = (Image.OPEN[name] for name in ACCEPTED_FORMATS)
-    return any(accept and accept(data[:16]) for _, accept in openers)
+    return any(accept and accept(head[:SIGNATURE_BYTES]) for _, accept in openers)
 
 
 def _other_format(data: bytes) -> str | None:

@@ -1,0 +1,154 @@
+"""`imgsearch index SOURCE…`: add a photo library to the index from the command line.
+
+Sources are files, folders (recursive, images recognised by content), `s3://bucket/prefix` on the configured
+MinIO/S3, URLs, and `--from FILE` (one path or URL a line). The same ingestor and job record as the API's sync
+jobs; images already indexed are recognised by their hash and skip the models, so running the same command again
+after an interruption continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from imgsearch.connections import url_fetcher
+from imgsearch.core import opened_core
+from imgsearch.jobs import Job, JobState, Source
+from imgsearch.library_sources import list_sources
+from imgsearch.settings import Settings
+
+BATCH_SIZE = 8
+
+
+class StopAfterBatch:
+    """Ctrl-C asks for a clean stop: the sources stop flowing, the batch in flight is written, then it ends."""
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+
+    def __enter__(self) -> StopAfterBatch:
+        self._previous = signal.signal(signal.SIGINT, self._ask)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _ask(self, _signal: int, _frame: FrameType | None) -> None:
+        if self.requested.is_set():  # a second Ctrl-C: stop now
+            raise KeyboardInterrupt
+        self.requested.set()
+
+    def sources(self, sources: list[Source]) -> Iterator[Source]:
+        for source in sources:
+            if self.requested.is_set():
+                return
+            yield source
+
+
+def run_index(args: argparse.Namespace) -> int:
+    settings = Settings()
+    console = Console(stderr=True, soft_wrap=True)  # summary lines stay whole in logs and pipes
+    tags = tuple(args.tag or ())
+    with opened_core(settings) as core:
+        fetcher = url_fetcher(settings)
+        try:
+            listing = list_sources(
+                args.sources, core.buckets, fetcher, Path(args.from_file) if args.from_file else None
+            )
+            job = Job(id="cli", kind="index", total=len(listing.sources))
+            job.state = JobState.RUNNING
+            objects = 0
+            failures: list[tuple[str, str]] = []  # every one, for --errors (the job record keeps the first 50)
+            started = time.monotonic()
+            with StopAfterBatch() as stop, _progress(console, args.json) as progress:
+                task = progress.add_task("indexing", total=len(listing.sources), objects=0, duplicates=0, failed=0)
+                for source, outcome in core.ingestor.ingest_many(stop.sources(listing.sources), tags, BATCH_SIZE):
+                    job.record(source, outcome)
+                    if isinstance(outcome, Exception):
+                        failures.append((source, str(outcome)))
+                    elif not outcome.duplicate:
+                        objects += sum(obj.kind.value == "object" for obj in outcome.document.objects)
+                    progress.update(task, advance=1, objects=objects, duplicates=job.duplicates, failed=job.failed)
+            stopped = stop.requested.is_set() and job.done < len(listing.sources)
+        finally:
+            fetcher.close()
+    job.state = JobState.FAILED if stopped or job.failed else JobState.DONE
+    summary = _summary(job, listing.not_images, objects, time.monotonic() - started, stopped)
+    if args.errors:
+        Path(args.errors).write_text("".join(f"{source}\t{message}\n" for source, message in failures))
+    _report(summary, job, args.json, console, stopped)
+    return 1 if job.failed or stopped else 0
+
+
+class ImagesPerSecond(ProgressColumn):
+    """Over the whole run: results arrive a batch at a time, which makes rich's windowed speed jump."""
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        return Text(f"{task.completed / elapsed:.1f} img/s" if elapsed > 0 and task.completed else "- img/s")
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        ImagesPerSecond(),
+        TextColumn(
+            "{task.fields[objects]} objects, {task.fields[duplicates]} duplicates, {task.fields[failed]} failed"
+        ),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+    )
+
+
+def _summary(job: Job, not_images: list[str], objects: int, seconds: float, stopped: bool) -> dict[str, object]:
+    return {
+        "state": "stopped" if stopped else job.state.value,
+        "sources": job.total,
+        "done": job.done,
+        "added": job.added,
+        "duplicates": job.duplicates,
+        "failed": job.failed,
+        "objects": objects,
+        "not_images": len(not_images),
+        "seconds": round(seconds, 1),
+        "images_per_s": round(job.done / seconds, 2) if seconds > 0 else None,
+        "errors": [{"source": source, "code": code, "message": message} for source, code, message in job.errors],
+    }
+
+
+def _report(summary: dict[str, object], job: Job, as_json: bool, console: Console, stopped: bool) -> None:
+    if as_json:
+        print(json.dumps(summary))
+        return
+    console.print(
+        f"indexed {job.done} of {job.total}: {job.added} added, {job.duplicates} already indexed, {job.failed} "
+        f"failed, {summary['objects']} objects found, {summary['not_images']} files skipped as not images "
+        f"({summary['images_per_s']} images/s)"
+    )
+    for source, code, message in job.errors[:10]:
+        console.print(f"  failed: {source}: {code}: {message}", markup=False)
+    if stopped:
+        console.print("stopped: run the same command again to go on (what is indexed is recognised and skipped)")
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("index", help="index files, folders, s3://bucket/prefix or URLs")
+    parser.add_argument("sources", nargs="*", help="files, folders, s3://bucket/prefix, http(s) URLs")
+    parser.add_argument("--from", dest="from_file", help="a file of paths and URLs, one a line")
+    parser.add_argument("--tag", action="append", help="a tag for every image indexed; repeat for several")
+    parser.add_argument("--json", action="store_true", help="no progress bar; print one summary object")
+    parser.add_argument("--errors", help="write every failure to this file (source and message, tab-separated)")
+    parser.set_defaults(handler=run_index)

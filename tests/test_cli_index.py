@@ -1,0 +1,90 @@
+"""`imgsearch index`: a photo library from the command line, on the embedded back end with the starter models."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from cli.commands.index import StopAfterBatch
+from cli.main import main
+from imgsearch.scenebench import SceneConfig, generate
+
+
+@pytest.fixture
+def library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder as people have them: nested, odd names, a non-image, a broken image, a link out of it."""
+    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMGSEARCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IMGSEARCH_MODELS", "starter")
+    monkeypatch.setenv("IMGSEARCH_TORCH_THREADS", "2")
+    scenes = generate(3, 5, split="test", config=SceneConfig(train_only_identities=False)).scenes("test")
+    root = tmp_path / "photos"
+    (root / "2024" / "paris").mkdir(parents=True)
+    (root / "2024" / "paris" / "IMG_0001.JPG").write_bytes(scenes[0].jpeg_bytes)
+    (root / "2024" / "IMG_0002").write_bytes(scenes[1].jpeg_bytes)  # no extension: an image by its content
+    (root / "scan.txt").write_bytes(scenes[2].jpeg_bytes)  # a wrong one
+    (root / "notes.jpg").write_text("not a picture")  # an image by name only
+    (root / "broken.jpg").write_bytes(scenes[3].jpeg_bytes[:400])  # starts like a JPEG, cut short
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "private.jpg").write_bytes(scenes[4].jpeg_bytes)
+    (root / "link-out").symlink_to(outside)
+    (root / "private-link.jpg").symlink_to(outside / "private.jpg")
+    return root
+
+
+def test_a_folder_is_indexed_by_content_and_a_second_run_skips_what_is_in(
+    library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    errors = tmp_path / "errors.tsv"
+    assert main(["index", str(library), "--json", "--errors", str(errors), "--tag", "holiday"]) == 1  # one failed
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["sources"], summary["added"], summary["failed"], summary["not_images"]) == (4, 3, 1, 1)
+    assert summary["objects"] > 0 and summary["state"] == "failed"
+    assert errors.read_text().startswith(f"file://{library / 'broken.jpg'}\t")
+    assert [error["source"] for error in summary["errors"]] == [f"file://{library / 'broken.jpg'}"]
+
+    (library / "broken.jpg").unlink()
+    assert main(["index", str(library), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["added"], again["duplicates"], again["failed"]) == (0, 3, 0)
+
+    assert main(["search", str(library / "scan.txt"), "--tag", "holiday", "--json", "-k", "5"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 3
+
+
+def test_a_list_file_and_single_files(library: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"# my picks\n{library / '2024' / 'IMG_0002'}\n\n")
+    assert main(["index", str(library / "scan.txt"), "--from", str(listed), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["sources"], summary["added"]) == (2, 2)
+    assert main(["index", str(tmp_path / "nowhere")]) == 1
+    assert "is not a file, a folder" in capsys.readouterr().err
+    assert main(["index", "s3://photos/2024"]) == 1
+    assert "no MinIO/S3 is configured" in capsys.readouterr().err
+
+
+def test_the_progress_and_summary_are_printed_for_people(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (library / "broken.jpg").unlink()
+    assert main(["index", str(library)]) == 0
+    printed = capsys.readouterr().err
+    assert "indexed 3 of 3: 3 added, 0 already indexed, 0 failed" in printed
+    assert "1 files skipped as not images" in printed
+
+
+def test_ctrl_c_stops_the_sources_after_the_batch_in_flight() -> None:
+    sources = [(f"s{n}", lambda: b"") for n in range(5)]
+    taken = []
+    with StopAfterBatch() as stop:
+        for name, _ in stop.sources(sources):
+            taken.append(name)
+            if len(taken) == 2:
+                signal.raise_signal(signal.SIGINT)  # the handler asks for a stop: no KeyboardInterrupt
+        assert stop.requested.is_set()
+    assert taken == ["s0", "s1"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
