@@ -1,11 +1,13 @@
 """The web UI in a real browser: ingest, search by image / main object / other objects / several / drawn region,
-query sessions, gallery, phone width."""
+query sessions, gallery, tags, phone width."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, Request, Route, expect
@@ -64,6 +66,37 @@ def _session_search(request: Request, query_id: str) -> dict:
     return body
 
 
+def _is_browse(request: Request) -> bool:
+    return request.method == "GET" and urlsplit(request.url).path == "/api/v1/images"
+
+
+def _browse_query(request: Request) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(request.url).query)
+
+
+def _is_tag_update(image_id: str) -> Callable[[Request], bool]:
+    return lambda request: request.method == "PATCH" and request.url.endswith(f"/api/v1/images/{image_id}")
+
+
+def _set_tags(live_server: LiveServer, image_ids: list[str], tags: list[str]) -> None:
+    with live_server.client() as client:
+        for image_id in image_ids:
+            response = client.patch(f"/api/v1/images/{image_id}", json={"tags": tags})
+            assert response.status_code == 200, response.text
+
+
+def _tags_of(live_server: LiveServer, image_id: str) -> list[str]:
+    with live_server.client() as client:
+        return client.get(f"/api/v1/images/{image_id}").json()["tags"]
+
+
+def _open_in_gallery(page: Page, image_id: str) -> Locator:
+    page.locator(f"[data-testid=gallery-item][data-id='{image_id}'] button.boxed").click()
+    viewer = page.get_by_test_id("viewer")
+    expect(viewer).to_be_visible()
+    return viewer
+
+
 def _result_ids(page: Page) -> list[str]:
     return page.get_by_test_id("result").evaluate_all("cards => cards.map(card => card.dataset.id)")
 
@@ -85,9 +118,10 @@ def _assert_results_have_overlays(page: Page) -> None:
     assert OVERLAY_LABEL.match(best.first.inner_text().strip()), best.first.inner_text()
     for index in range(boxes.count()):
         assert re.search(r"similarity -?\d\.\d\d$", boxes.nth(index).get_attribute("title") or "")
-    # The thumbnail really loaded, and its overlays lie inside it.
+    # The thumbnail really loads (decode() waits for it: right after the results render it may still be arriving),
+    # and its overlays lie inside it.
     thumbnail = first.locator("img")
-    assert thumbnail.evaluate("img => img.complete && img.naturalWidth > 0")
+    assert thumbnail.evaluate("img => img.decode().then(() => img.naturalWidth > 0)")
     frame = first.locator(".boxed").bounding_box()
     box = boxes.first.bounding_box()
     assert frame and box
@@ -362,6 +396,142 @@ def test_gallery_browses_deletes_and_searches_like_this(
     _assert_results_have_overlays(page)
     result_ids = page.get_by_test_id("result").evaluate_all("cards => cards.map(card => card.dataset.id)")
     assert target_id not in result_ids  # an indexed image is left out of its own results
+
+
+def test_viewer_tags_an_image_and_the_gallery_filters_by_tag(
+    page: Page, live_server: LiveServer, indexed: list[str]
+) -> None:
+    trip = "trip:paris 2024"  # a colon and a space: both must survive the body, the address and the query string
+    page.goto("/#/gallery")
+    items = page.get_by_test_id("gallery-item")
+    expect(items).to_have_count(24)
+    target = items.nth(2).get_attribute("data-id")
+    assert target
+    card = page.locator(f"[data-testid=gallery-item][data-id='{target}']")
+    # 24 more images hold the tag already, so the filtered gallery has a second page to load.
+    others = [image_id for image_id in indexed if image_id != target][:24]
+    _set_tags(live_server, others, [trip])
+    patches: list[Request] = []
+    page.on("request", lambda request: patches.append(request) if request.method == "PATCH" else None)
+
+    viewer = _open_in_gallery(page, target)
+    expect(viewer.get_by_test_id("viewer-no-tags")).to_be_visible()
+    tag_input = viewer.get_by_test_id("viewer-tag-input")
+    # A tag the server would refuse is named before any request.
+    tag_input.fill("no+plus")
+    tag_input.press("Enter")
+    expect(viewer.get_by_test_id("viewer-tag-error")).to_contain_text('"no+plus"')
+    assert patches == []
+
+    tag_input.fill(trip)
+    with page.expect_request(_is_tag_update(target)) as added:
+        viewer.get_by_test_id("viewer-tag-add").click()
+    assert added.value.post_data_json == {"tags": [trip]}
+    assert added.value.all_headers().get("x-api-key") == API_KEY
+    chips = viewer.get_by_test_id("viewer-tag")
+    expect(chips).to_have_count(1)
+    expect(chips).to_have_attribute("data-tag", trip)
+    expect(tag_input).to_have_value("")
+    expect(viewer.get_by_test_id("viewer-tag-error")).to_have_count(0)
+    expect(card.get_by_test_id("gallery-tag")).to_have_text([trip])  # the card behind follows
+    assert _tags_of(live_server, target) == [trip]
+
+    # The chip links to the gallery filtered by it; the filter goes with "Load more" too.
+    with page.expect_request(_is_browse) as browsed:
+        chips.get_by_role("link", name=trip).click()
+    assert _browse_query(browsed.value)["tag"] == [trip]
+    assert "cursor" not in _browse_query(browsed.value)
+    expect(viewer).to_have_count(0)
+    expect(page.get_by_test_id("gallery-tag-filter")).to_have_value(trip)
+    # Every card shown holds the tag (before the filtered page arrived, only one did).
+    expect(items.get_by_test_id("gallery-tag")).to_have_count(24)
+    expect(items).to_have_count(24)
+    with page.expect_request(_is_browse) as more:
+        page.get_by_test_id("gallery-load-more").click()
+    assert _browse_query(more.value)["tag"] == [trip]
+    assert _browse_query(more.value)["cursor"]
+    expect(items).to_have_count(25)
+    expect(page.get_by_test_id("gallery-load-more")).to_have_count(0)
+    shown = items.evaluate_all("cards => cards.map(card => card.dataset.id)")
+    assert sorted(shown) == sorted({target, *others})
+
+    viewer = _open_in_gallery(page, target)
+    expect(chips).to_have_attribute("data-tag", trip)
+    with page.expect_request(_is_tag_update(target)) as removed:
+        viewer.get_by_role("button", name=f"Remove tag {trip}").click()
+    assert removed.value.post_data_json == {"tags": []}
+    assert removed.value.all_headers().get("x-api-key") == API_KEY
+    expect(chips).to_have_count(0)
+    expect(viewer.get_by_test_id("viewer-no-tags")).to_be_visible()
+    assert _tags_of(live_server, target) == []
+    viewer.get_by_test_id("viewer-close").click()
+    expect(card.get_by_test_id("gallery-tag")).to_have_count(0)
+    _set_tags(live_server, others, [])
+
+
+def test_tagging_without_the_api_key_asks_for_it(
+    keyless_page: Page, live_server: LiveServer, indexed: list[str]
+) -> None:
+    page = keyless_page
+    page.goto("/#/gallery")
+    first = page.get_by_test_id("gallery-item").first
+    expect(first).to_be_visible()
+    target = first.get_attribute("data-id")
+    assert target
+    viewer = _open_in_gallery(page, target)
+    with page.expect_response(lambda response: _is_tag_update(target)(response.request)) as refused:
+        viewer.get_by_test_id("viewer-tag-input").fill("e2e keyless")
+        viewer.get_by_test_id("viewer-tag-input").press("Enter")
+    assert refused.value.status == 401
+    expect(viewer.get_by_test_id("viewer-tag-error")).to_contain_text("API key")
+    expect(viewer.get_by_test_id("viewer-tag")).to_have_count(0)
+    assert _tags_of(live_server, target) == []
+
+    # The key panel lies under the modal viewer: the error's button closes the viewer and goes to the key.
+    viewer.get_by_test_id("viewer-enter-key").click()
+    expect(viewer).to_have_count(0)
+    key_input = page.get_by_test_id("api-key-input")
+    expect(key_input).to_be_focused()
+    key_input.fill(API_KEY)
+    key_input.press("Enter")
+    viewer = _open_in_gallery(page, target)
+    viewer.get_by_test_id("viewer-tag-input").fill("e2e keyless")
+    with page.expect_request(_is_tag_update(target)) as sent:
+        viewer.get_by_test_id("viewer-tag-add").click()
+    assert sent.value.all_headers().get("x-api-key") == API_KEY
+    expect(viewer.get_by_test_id("viewer-tag")).to_have_attribute("data-tag", "e2e keyless")
+    assert _tags_of(live_server, target) == ["e2e keyless"]
+    _set_tags(live_server, [target], [])
+
+
+def test_search_filters_by_tags(page: Page, live_server: LiveServer, indexed: list[str]) -> None:
+    query_id, *rest = indexed
+    tagged = rest[3:6]
+    _set_tags(live_server, tagged, ["e2e-search", "kept"])
+    _set_tags(live_server, rest[6:8], ["e2e-search"])  # holds one of the two tags only: left out
+    page.goto(f"/#/search?image={query_id}")
+    expect(page.get_by_test_id("result").first).to_be_visible()
+    tags_field = page.get_by_test_id("filter-tags")
+
+    tags_field.fill("e2e-search, kept")
+    with page.expect_request(
+        lambda request: _is_search(request) and (request.post_data_json or {}).get("tags") == ["e2e-search", "kept"]
+    ) as sent:
+        tags_field.press("Enter")
+    assert sent.value.post_data_json["image_id"] == query_id
+    expect(page.get_by_test_id("search-loading")).to_have_count(0)
+    expect(page.get_by_test_id("result")).to_have_count(len(tagged))
+    assert sorted(_result_ids(page)) == sorted(tagged)
+
+    # A bad tag is named, and not sent.
+    searches: list[Request] = []
+    page.on("request", lambda request: searches.append(request) if _is_search(request) else None)
+    tags_field.fill("e2e-search, #bad")
+    tags_field.press("Enter")
+    expect(page.get_by_test_id("search-error")).to_contain_text('"#bad"')
+    expect(page.get_by_test_id("result")).to_have_count(0)
+    assert searches == []
+    _set_tags(live_server, rest[3:8], [])
 
 
 def test_phone_width_has_no_horizontal_scroll(phone_page: Page, indexed: list[str], artifacts: Path) -> None:

@@ -1,6 +1,7 @@
 import { apiKey, keyPanelOpen } from "./auth";
 import type {
   ImagePage,
+  ImagePublic,
   IngestResponse,
   JobPublic,
   SearchOptions,
@@ -76,6 +77,14 @@ export function searchFormData(file: Blob, options: SearchOptions): FormData {
   return form;
 }
 
+/** The query of one gallery page: the tags repeat as `tag=`, and go with every page's cursor. */
+export function browseParams(cursor: string | null, limit: number, tags: string[] = []): URLSearchParams {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (cursor) params.set("cursor", cursor);
+  for (const tag of tags) params.append("tag", tag);
+  return params;
+}
+
 /** What a search sends as its image: the file itself, a URL, an indexed image, or an earlier search's session. */
 export type SearchQuery = { file: Blob } | { url: string } | { imageId: string } | { queryId: string };
 
@@ -98,10 +107,22 @@ export const api = {
     return request("/search", { ...json({ ...jsonSource(query), ...options }), signal });
   },
 
-  browse(cursor: string | null, limit = 24): Promise<ImagePage> {
-    const params = new URLSearchParams({ limit: String(limit) });
-    if (cursor) params.set("cursor", cursor);
-    return request(`/images?${params}`);
+  /** A page of the gallery: only images holding every one of `tags`, when given. */
+  browse(cursor: string | null, tags: string[] = [], limit = 24): Promise<ImagePage> {
+    return request(`/images?${browseParams(cursor, limit, tags)}`);
+  },
+
+  image(id: string, signal?: AbortSignal): Promise<ImagePublic> {
+    return request(`/images/${encodeURIComponent(id)}`, { signal });
+  },
+
+  /** Replace the image's tags (an empty list clears them); the updated record. */
+  setTags(id: string, tags: string[]): Promise<ImagePublic> {
+    return request(`/images/${encodeURIComponent(id)}`, {
+      method: "PATCH",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ tags }),
+    });
   },
 
   ingestFiles(files: File[]): Promise<IngestResponse> {

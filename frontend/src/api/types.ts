@@ -64,6 +64,7 @@ export interface SearchOptions {
   box?: BBox; // a drawn region, in query-image pixels
   boxes?: BBox[];
   labels?: string[];
+  tags?: string[]; // only images holding every one
   kinds?: ObjectKind[];
   min_similarity?: number;
   expand?: boolean; // query expansion; the server decides when absent

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 
-import { searchOptions, searchQuery, type Filters, type QuerySource } from "./searchRequest";
+import { filtersProblem, searchOptions, searchQuery, type Filters, type QuerySource } from "./searchRequest";
 import { AUTO } from "./selection";
 
 const FILE: QuerySource = { kind: "file", file: new Blob(["jpeg"]), name: "query.jpg", previewUrl: "blob:1" };
-const NO_FILTERS: Filters = { labels: "", minSimilarity: 0, kinds: "both" };
+const NO_FILTERS: Filters = { labels: "", tags: "", minSimilarity: 0, kinds: "both" };
 
 describe("searchQuery", () => {
   it("uploads a file until the server has opened a session for it, then names the session", () => {
@@ -25,14 +25,23 @@ describe("searchOptions", () => {
   });
 
   it("carries the selection, the filters and the cursor", () => {
-    const filters: Filters = { labels: " cat, ,dog ", minSimilarity: 0.4, kinds: "object" };
+    const filters: Filters = { labels: " cat, ,dog ", tags: "paris , 2024,", minSimilarity: 0.4, kinds: "object" };
     expect(searchOptions({ kind: "parts", objects: [0, 1], boxes: [] }, filters, 24, "next")).toEqual({
       k: 24,
       objects: [0, 1],
       labels: ["cat", "dog"],
+      tags: ["paris", "2024"],
       kinds: ["object"],
       min_similarity: 0.4,
       cursor: "next",
     });
+  });
+});
+
+describe("filtersProblem", () => {
+  it("names a tag the server would refuse before a search sends it", () => {
+    expect(filtersProblem(NO_FILTERS)).toBeNull();
+    expect(filtersProblem({ ...NO_FILTERS, tags: "paris, 2024" })).toBeNull();
+    expect(filtersProblem({ ...NO_FILTERS, tags: "paris, #2024" })).toMatch(/"#2024"/);
   });
 });

@@ -3,6 +3,7 @@
 import type { SearchQuery } from "../api/client";
 import type { ObjectKind, SearchOptions } from "../api/types";
 import { selectionOptions, type Selection } from "./selection";
+import { splitTags, tagsProblem } from "./tags";
 
 export type QuerySource =
   | { kind: "file"; file: Blob; name: string; previewUrl: string }
@@ -14,6 +15,7 @@ const KINDS: Record<KindsChoice, ObjectKind[]> = { both: ["object", "image"], ob
 
 export interface Filters {
   labels: string;
+  tags: string; // comma-separated, as typed
   minSimilarity: number;
   kinds: KindsChoice;
 }
@@ -35,15 +37,22 @@ export function searchQuery(source: QuerySource, queryId: string | null): Search
   return queryId ? { queryId } : sourceQuery(source);
 }
 
+/** Why the filters cannot be sent as they are (a tag the server would refuse), or null. */
+export function filtersProblem(filters: Filters): string | null {
+  return tagsProblem(splitTags(filters.tags));
+}
+
 export function searchOptions(selection: Selection, filters: Filters, pageSize: number, cursor?: string): SearchOptions {
   const labels = filters.labels
     .split(",")
     .map((label) => label.trim())
     .filter(Boolean);
+  const tags = splitTags(filters.tags);
   return {
     k: pageSize,
     ...selectionOptions(selection),
     ...(labels.length ? { labels } : {}),
+    ...(tags.length ? { tags } : {}),
     kinds: KINDS[filters.kinds],
     ...(filters.minSimilarity > 0 ? { min_similarity: filters.minSimilarity } : {}),
     ...(cursor ? { cursor } : {}),

@@ -3,7 +3,7 @@ import { computed, reactive, ref, shallowRef } from "vue";
 
 import { api, messageOf, sessionGone } from "../api/client";
 import type { BBox, QueryPublic, SearchOptions, SearchResponse, SearchResult } from "../api/types";
-import { searchOptions, searchQuery, sourceQuery, type Filters, type QuerySource } from "./searchRequest";
+import { filtersProblem, searchOptions, searchQuery, sourceQuery, type Filters, type QuerySource } from "./searchRequest";
 import { AUTO, WHOLE_IMAGE, describeUsed, withBox, withObject, type Selection } from "./selection";
 
 export type { Filters, KindsChoice, QuerySource } from "./searchRequest";
@@ -15,7 +15,7 @@ export function useSearch() {
   // The session of the last search of an uploaded file or URL: later searches name it instead of sending the image.
   const queryId = ref<string | null>(null);
   const selection = shallowRef<Selection>(AUTO);
-  const filters = reactive<Filters>({ labels: "", minSimilarity: 0, kinds: "both" });
+  const filters = reactive<Filters>({ labels: "", tags: "", minSimilarity: 0, kinds: "both" });
   const query = shallowRef<QueryPublic | null>(null);
   const results = ref<SearchResult[]>([]);
   const nextCursor = ref<string | null>(null);
@@ -49,6 +49,16 @@ export function useSearch() {
     const current = source.value;
     if (!current) return;
     controller?.abort();
+    const problem = filtersProblem(filters);
+    if (problem) {
+      // Named here rather than by a 422: the results shown would not be those of the filters as typed.
+      controller = null;
+      loading.value = null;
+      error.value = problem;
+      results.value = [];
+      nextCursor.value = null;
+      return;
+    }
     const mine = (controller = new AbortController());
     loading.value = more ? "more" : "search";
     error.value = null;
