@@ -88,3 +88,36 @@ def test_ctrl_c_stops_the_sources_after_the_batch_in_flight() -> None:
         assert stop.requested.is_set()
     assert taken == ["s0", "s1"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.integration
+def test_a_bucket_prefix_is_indexed_on_elasticsearch_and_minio(
+    server_settings, es, minio, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+    import uuid
+
+    from imgsearch.maintenance import drop_buckets, drop_es_alias
+
+    run = f"test-cli-{uuid.uuid4().hex[:10]}"
+    photos = f"{run}-photos"
+    settings = {"ES_URL": str(server_settings.es_url), "S3_ENDPOINT": str(server_settings.s3_endpoint),
+                "ES_INDEX_ALIAS": run, "S3_BUCKET_ORIGINALS": f"{run}-o", "S3_BUCKET_THUMBNAILS": f"{run}-t",
+                "MODELS": "starter", "TORCH_THREADS": "2"}  # fmt: skip
+    for name, value in settings.items():
+        monkeypatch.setenv(f"IMGSEARCH_{name}", value)
+    minio.make_bucket(photos)
+    try:
+        scenes = generate(4, 3, split="test", config=SceneConfig(train_only_identities=False)).scenes("test")
+        for number, scene in enumerate(scenes):
+            minio.put_object(photos, f"2024/{number}.jpg", io.BytesIO(scene.jpeg_bytes), len(scene.jpeg_bytes))
+        minio.put_object(photos, "2023/old.jpg", io.BytesIO(scenes[0].jpeg_bytes), len(scenes[0].jpeg_bytes))
+        assert main(["index", f"s3://{photos}/2024/", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert (summary["sources"], summary["added"], summary["failed"]) == (3, 3, 0)
+        assert es.count(index=run)["count"] == 3
+        assert main(["index", f"s3://{run}-missing/x", "--json"]) == 1
+        assert "no bucket" in capsys.readouterr().err
+    finally:
+        drop_es_alias(es, run)
+        drop_buckets(minio, [photos, f"{run}-o", f"{run}-t"])
