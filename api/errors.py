@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.model_runner import Saturated
 from imgsearch.errors import BackendUnavailable, ImgsearchError, InvalidRequest, ModelMismatch, NotFound
+from imgsearch.jobs import JobNotResumable
 from imgsearch.query_sessions import QueryExpired
 from imgsearch.url_fetch import FetchFailed, FetchRefused, FetchTooLarge
 from pipeline.errors import ImageRejected, RejectCode
@@ -23,6 +24,7 @@ log = logging.getLogger("imgsearch.api")
 STATUS_BY_ERROR: tuple[tuple[type[ImgsearchError], int], ...] = (
     (NotFound, 404),
     (QueryExpired, 410),
+    (JobNotResumable, 409),
     (ModelMismatch, 409),
     (FetchTooLarge, 413),
     (FetchRefused, 422),

@@ -262,7 +262,7 @@ class SyncRequest(BaseModel):
 class JobPublic(BaseModel):
     id: str
     kind: str
-    state: str
+    state: str = Field(description="queued, running, done, failed, cancelled, or interrupted (resume it)")
     total: int | None
     done: int
     duplicates: int
@@ -270,6 +270,7 @@ class JobPublic(BaseModel):
     errors: list[IngestFailure]
     created_at: datetime
     finished_at: datetime | None
+    updated_at: datetime = Field(description="last saved; a running job not saved for 30 s reads as interrupted")
     optimized: str | None = Field(default=None, description="what optimising the index after a large import did")
 
 

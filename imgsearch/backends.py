@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from imgsearch.connections import elasticsearch_client, minio_client
 from imgsearch.index.base import VectorIndex
 from imgsearch.settings import Settings
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.storage.filesystem import FilesystemBlobStore
 from imgsearch.storage.minio_store import MinioBlobStore
+
+if TYPE_CHECKING:
+    from imgsearch.job_store import JobStore
 
 
 def build_index(settings: Settings) -> VectorIndex:
@@ -31,3 +36,13 @@ def build_blob_store(settings: Settings) -> BlobStore:
         buckets = {BlobKind.ORIGINAL: settings.s3_bucket_originals, BlobKind.THUMBNAIL: settings.s3_bucket_thumbnails}
         return MinioBlobStore(minio_client(settings), buckets)
     return FilesystemBlobStore(settings.data_dir / "blobs")
+
+
+def build_job_store(settings: Settings, index: VectorIndex) -> JobStore:
+    """Job records beside the images: an index next to Elasticsearch's alias, or a SQLite file in the data dir."""
+    from imgsearch.job_store import ElasticsearchJobStore, SqliteJobStore
+
+    client = getattr(index, "client", None)
+    if settings.uses_elasticsearch and client is not None:
+        return ElasticsearchJobStore(client, settings.es_index_alias)
+    return SqliteJobStore(settings.data_dir / "jobs.sqlite3")

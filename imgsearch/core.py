@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from minio import Minio
 
-from imgsearch.backends import build_blob_store, build_index
+from imgsearch.backends import build_blob_store, build_index, build_job_store
 from imgsearch.connections import minio_client
 from imgsearch.errors import ModelMismatch
 from imgsearch.index.base import VectorIndex
@@ -44,6 +44,7 @@ class Core:
 
     def close(self) -> None:
         self.jobs.stop()
+        self.jobs.store.close()
         self.index.close()
 
 
@@ -78,7 +79,7 @@ def open_core(settings: Settings, pipeline: Pipeline | None = None, serve_other_
         blobs=blobs,
         ingestor=ingestor,
         searcher=Searcher(pipeline, index, blobs, _query_sessions(settings), _search_tuning(settings)),
-        jobs=JobManager(ingestor, optimize_after=settings.optimize_after_import),
+        jobs=JobManager(ingestor, build_job_store(settings, index), optimize_after=settings.optimize_after_import),
         buckets=minio_client(settings) if settings.uses_s3 else None,
     )
 

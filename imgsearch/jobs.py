@@ -1,26 +1,34 @@
 """Background sync jobs: ingest every image under a bucket prefix (or an allowed server folder).
 
-Jobs are idempotent rather than checkpointed: images already indexed are recognised by their hash and skip the
-models, so running the same sync again after a restart continues where the last one stopped. A job that added many
-images optimises the index after it (`VectorIndex.optimize`: one segment on Elasticsearch, cheaper searches).
+Job records are stored by the back end (`imgsearch.job_store`), so they outlive the process: a job whose process
+stopped beating (a crash, a restart) reads as interrupted, and resuming it lists its sources again, in the same
+order, and goes on after the last one whose result was recorded (results come in source order, after their
+bulk write). Images already indexed are recognised by their hash, so nothing is stored twice either way. A job
+that added many images optimises the index after it (`VectorIndex.optimize`: one segment on Elasticsearch).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from minio import Minio
 
 from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
 from imgsearch.ingest import Ingestor, IngestResult
 from imgsearch.storage.minio_store import minio_outages
+
+if TYPE_CHECKING:
+    from imgsearch.job_store import JobStore
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 MAX_REPORTED_ERRORS = 50
@@ -33,12 +41,22 @@ class JobState(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # read so: a running job whose process has not beaten for HEARTBEAT_STALE_S
+
+
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+# A running job's record is saved at least this often; one not saved for the stale time has lost its process.
+HEARTBEAT_S = 2.0
+HEARTBEAT_STALE_S = 30.0
 
 
 @dataclass
 class Job:
     id: str
     kind: str
+    spec: dict[str, str] = field(default_factory=dict)  # what to list again on resume: bucket+prefix, or folder
+    tags: tuple[str, ...] = ()
     state: JobState = JobState.QUEUED
     total: int | None = None
     done: int = 0
@@ -48,6 +66,33 @@ class Job:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
     optimized: str | None = None  # what the index's optimize() said, when the job ran it
+    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["state"] = self.state.value
+        for name in ("created_at", "finished_at", "updated_at"):
+            record[name] = record[name].isoformat() if record[name] else None
+        record["errors"] = [list(error) for error in self.errors]
+        record["tags"] = list(self.tags)
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Job:
+        values = dict(record)
+        values["state"] = JobState(values["state"])
+        for name in ("created_at", "finished_at", "updated_at"):
+            values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
+        values["errors"] = [tuple(error) for error in values.get("errors", [])]
+        values["tags"] = tuple(values.get("tags", ()))
+        return cls(**values)
+
+    def seen_state(self, now: datetime) -> JobState:
+        """The state as a reader should see it: a running job nobody has saved for a while was interrupted."""
+        unfinished = self.state in (JobState.RUNNING, JobState.QUEUED)
+        if unfinished and (now - self.updated_at).total_seconds() > HEARTBEAT_STALE_S:
+            return JobState.INTERRUPTED
+        return self.state
 
     @property
     def added(self) -> int:
@@ -127,52 +172,120 @@ def _reader_inside(path: Path, root: Path) -> Callable[[], bytes]:
 
 
 class JobManager:
-    """Runs one job at a time in a background thread; job status lives in memory."""
+    """Runs one job at a time in a background thread; records go to the store as the job progresses."""
 
-    def __init__(self, ingestor: Ingestor, batch_size: int = 8, optimize_after: int = 0) -> None:
+    def __init__(self, ingestor: Ingestor, store: JobStore, batch_size: int = 8, optimize_after: int = 0) -> None:
         """`optimize_after`: a job that adds at least this many images optimises the index after it (0: never)."""
         self.ingestor = ingestor
+        self.store = store
         self.batch_size = batch_size
         self.optimize_after = optimize_after
-        self._jobs: dict[str, Job] = {}
+        self._active: dict[str, Job] = {}  # running or queued in this process
+        self._cancelled: set[str] = set()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._one_at_a_time = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self, kind: str, sources: list[Source], tags: tuple[str, ...] = ()) -> Job:
-        job = Job(id=uuid.uuid4().hex, kind=kind, total=len(sources))
+    def start(
+        self, kind: str, sources: list[Source], tags: tuple[str, ...] = (), spec: dict[str, str] | None = None
+    ) -> Job:
+        job = Job(id=uuid.uuid4().hex, kind=kind, spec=dict(spec or {}), tags=tags, total=len(sources))
+        self.store.save(job)
+        return self._launch(job, sources)
+
+    def resume(self, job_id: str, sources: list[Source]) -> Job:
+        """Go on with an interrupted job from its first source without a recorded result; `sources` is its
+        listing made again (the same order)."""
+        job = self.get(job_id)
+        state = job.seen_state(datetime.now(UTC))
+        if state is not JobState.INTERRUPTED:
+            raise JobNotResumable(f"job {job_id} is {state.value}: only an interrupted job can be resumed")
+        job.state, job.finished_at, job.total = JobState.QUEUED, None, max(len(sources), job.done)
+        job.updated_at = datetime.now(UTC)
+        self.store.save(job)
+        return self._launch(job, sources[job.done :])
+
+    def cancel(self, job_id: str) -> Job:
+        """Stop a job after the batch in flight (or mark an interrupted one cancelled)."""
         with self._lock:
-            self._jobs[job.id] = job
-        threading.Thread(target=self._run, args=(job, sources, tags), name=f"job-{job.id[:8]}", daemon=True).start()
+            active = self._active.get(job_id)
+            if active is not None:
+                self._cancelled.add(job_id)
+                return active
+        job = self.get(job_id)
+        if job.state in FINISHED:
+            raise JobNotResumable(f"job {job_id} is already {job.state.value}")
+        job.state, job.finished_at = JobState.CANCELLED, datetime.now(UTC)
+        self.store.save(job)
         return job
 
     def get(self, job_id: str) -> Job:
         with self._lock:
-            job = self._jobs.get(job_id)
+            job = self._active.get(job_id)
+        if job is None:
+            job = self.store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
         return job
 
-    def stop(self) -> None:
-        self._stopping.set()
+    def newest(self, limit: int = 50) -> list[Job]:
+        with self._lock:
+            active = dict(self._active)
+        return [active.get(job.id, job) for job in self.store.newest(limit)]
 
-    def _run(self, job: Job, sources: list[Source], tags: tuple[str, ...]) -> None:
+    def stop(self, wait_s: float = 30.0) -> None:
+        """Stop taking sources; wait for the batches in flight and the last saves of their records."""
+        self._stopping.set()
+        deadline = time.monotonic() + wait_s
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _launch(self, job: Job, sources: list[Source]) -> Job:
+        with self._lock:
+            self._active[job.id] = job
+        thread = threading.Thread(target=self._run, args=(job, sources), name=f"job-{job.id[:8]}", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return job
+
+    def _run(self, job: Job, sources: list[Source]) -> None:
         with self._one_at_a_time:
             job.state = JobState.RUNNING
+            self._save(job)
+            saved_at = time.monotonic()
             try:
-                for source, outcome in self.ingestor.ingest_many(self._until_stopped(sources), tags, self.batch_size):
+                stream = self.ingestor.ingest_many(self._until_stopped(job, sources), job.tags, self.batch_size)
+                for source, outcome in stream:
                     job.record(source, outcome)
-                if self._stopping.is_set():
-                    job.state = JobState.FAILED
+                    if time.monotonic() - saved_at >= HEARTBEAT_S:
+                        self._save(job)
+                        saved_at = time.monotonic()
+                if job.id in self._cancelled:
+                    job.state = JobState.CANCELLED
+                elif self._stopping.is_set():
+                    job.state = JobState.INTERRUPTED  # the process is going away: resume it after the restart
                     return
-                if self.optimize_after and job.added >= self.optimize_after:
-                    self._optimize(job)
-                job.state = JobState.DONE
+                else:
+                    if self.optimize_after and job.added >= self.optimize_after:
+                        self._optimize(job)
+                    job.state = JobState.DONE
+                job.finished_at = datetime.now(UTC)
             except (ImgsearchError, OSError) as error:
                 job.errors.append(("job", getattr(error, "code", "error"), str(error)))
                 job.state = JobState.FAILED
-            finally:
                 job.finished_at = datetime.now(UTC)
+            finally:
+                self._save(job)
+                with self._lock:
+                    self._active.pop(job.id, None)
+                    self._cancelled.discard(job.id)
+
+    def _save(self, job: Job) -> None:
+        job.updated_at = datetime.now(UTC)
+        # The store is down: the job goes on, and the next save brings the record up to date.
+        with contextlib.suppress(ImgsearchError):
+            self.store.save(job)
 
     def _optimize(self, job: Job) -> None:
         try:
@@ -180,8 +293,12 @@ class JobManager:
         except Exception as error:  # noqa: BLE001 (the images are in; a merge that failed only costs speed)
             job.errors.append(("optimize", "optimize_failed", str(error)))
 
-    def _until_stopped(self, sources: list[Source]) -> Iterator[Source]:
+    def _until_stopped(self, job: Job, sources: list[Source]) -> Iterator[Source]:
         for source in sources:
-            if self._stopping.is_set():
+            if self._stopping.is_set() or job.id in self._cancelled:
                 return
             yield source
+
+
+class JobNotResumable(InvalidRequest):
+    code = "job_not_resumable"

@@ -54,10 +54,11 @@ def reconcile(
 
 
 def drop_es_alias(es: Elasticsearch, alias: str) -> None:
-    """Delete every index behind `alias` (throw-away indices: eval runs, tests)."""
+    """Delete every index behind `alias`, and its job records (throw-away indices: eval runs, tests)."""
     if es.indices.exists_alias(name=alias):
         for name in es.indices.get_alias(name=alias):
             es.indices.delete(index=name)
+    es.indices.delete(index=alias + "-jobs", ignore_unavailable=True)
 
 
 def drop_buckets(minio: Minio, buckets: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -121,3 +122,31 @@ def test_a_bucket_prefix_is_indexed_on_elasticsearch_and_minio(
     finally:
         drop_es_alias(es, run)
         drop_buckets(minio, [photos, f"{run}-o", f"{run}-t"])
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(library: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import UTC, datetime
+
+    from imgsearch.job_store import SqliteJobStore
+    from imgsearch.jobs import JobState
+
+    (library / "broken.jpg").unlink()
+    assert main(["index", str(library), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    store = SqliteJobStore(Path(os.environ["IMGSEARCH_DATA_DIR"]) / "jobs.sqlite3")
+    try:
+        job = store.get(first["job"])
+        assert job is not None and (job.kind, job.state, job.done) == ("index", JobState.DONE, 3)
+        # What Ctrl-C after the first image leaves behind.
+        job.state, job.done, job.duplicates, job.finished_at = JobState.INTERRUPTED, 1, 0, None
+        job.updated_at = datetime.now(UTC)
+        store.save(job)
+        assert main(["index", "--resume", job.id, "--json"]) == 0
+        resumed = json.loads(capsys.readouterr().out)
+        assert (resumed["job"], resumed["done"], resumed["duplicates"], resumed["state"]) == (job.id, 3, 2, "done")
+        assert main(["index", "--resume", job.id]) == 1
+        assert "only an interrupted job can be resumed" in capsys.readouterr().err
+        assert main(["index", "--resume", "0" * 32]) == 1
+        assert "no job" in capsys.readouterr().err
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ import pytest
 
 from imgsearch.index.types import ImageDocument
 from imgsearch.ingest import Ingestor, IngestResult
+from imgsearch.job_store import MemoryJobStore
 from imgsearch.jobs import Job, JobManager, JobState
 
 
@@ -41,7 +42,7 @@ class StandInIngestor:
 
 
 def run_job(index: StandInIndex, names: list[str], optimize_after: int) -> Job:
-    manager = JobManager(cast(Ingestor, StandInIngestor(index)), optimize_after=optimize_after)
+    manager = JobManager(cast(Ingestor, StandInIngestor(index)), MemoryJobStore(), optimize_after=optimize_after)
     job = manager.start("sync", [(name, lambda: b"") for name in names])
     deadline = time.monotonic() + 10
     while job.state in (JobState.QUEUED, JobState.RUNNING) and time.monotonic() < deadline:

@@ -9,11 +9,14 @@ after an interruption continues where it stopped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
@@ -23,7 +26,9 @@ from rich.text import Text
 
 from imgsearch.connections import url_fetcher
 from imgsearch.core import opened_core
-from imgsearch.jobs import Job, JobState, Source
+from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
+from imgsearch.job_store import JobStore
+from imgsearch.jobs import HEARTBEAT_S, Job, JobNotResumable, JobState, Source
 from imgsearch.library_sources import list_sources
 from imgsearch.settings import Settings
 
@@ -58,36 +63,75 @@ class StopAfterBatch:
 def run_index(args: argparse.Namespace) -> int:
     settings = Settings()
     console = Console(stderr=True, soft_wrap=True)  # summary lines stay whole in logs and pipes
-    tags = tuple(args.tag or ())
     with opened_core(settings) as core:
+        store = core.jobs.store
+        job = _resumed(store, args.resume) if args.resume else _new_job(args)
         fetcher = url_fetcher(settings)
         try:
-            listing = list_sources(
-                args.sources, core.buckets, fetcher, Path(args.from_file) if args.from_file else None
-            )
-            job = Job(id="cli", kind="index", total=len(listing.sources))
-            job.state = JobState.RUNNING
+            from_file = job.spec.get("from") or None
+            listing = list_sources(json.loads(job.spec["arguments"]), core.buckets, fetcher,
+                                   Path(from_file) if from_file else None)  # fmt: skip
+            skipped = job.done  # a resume goes on after the last source whose result was recorded
+            job.total, job.state = len(listing.sources), JobState.RUNNING
+            store.save(job)
             objects = 0
             failures: list[tuple[str, str]] = []  # every one, for --errors (the job record keeps the first 50)
-            started = time.monotonic()
+            started, saved_at = time.monotonic(), time.monotonic()
             with StopAfterBatch() as stop, _progress(console, args.json) as progress:
-                task = progress.add_task("indexing", total=len(listing.sources), objects=0, duplicates=0, failed=0)
-                for source, outcome in core.ingestor.ingest_many(stop.sources(listing.sources), tags, BATCH_SIZE):
+                task = progress.add_task("indexing", total=job.total, completed=skipped, objects=0, duplicates=0,
+                                         failed=job.failed)  # fmt: skip
+                todo = stop.sources(listing.sources[skipped:])
+                for source, outcome in core.ingestor.ingest_many(todo, job.tags, BATCH_SIZE):
                     job.record(source, outcome)
                     if isinstance(outcome, Exception):
                         failures.append((source, str(outcome)))
                     elif not outcome.duplicate:
                         objects += sum(obj.kind.value == "object" for obj in outcome.document.objects)
                     progress.update(task, advance=1, objects=objects, duplicates=job.duplicates, failed=job.failed)
-            stopped = stop.requested.is_set() and job.done < len(listing.sources)
+                    if time.monotonic() - saved_at >= HEARTBEAT_S:
+                        _save(store, job)
+                        saved_at = time.monotonic()
+            stopped = stop.requested.is_set() and job.done < job.total
         finally:
             fetcher.close()
-    job.state = JobState.FAILED if stopped or job.failed else JobState.DONE
+        job.state = JobState.INTERRUPTED if stopped else JobState.FAILED if job.failed else JobState.DONE
+        job.finished_at = None if stopped else datetime.now(UTC)
+        _save(store, job)
     summary = _summary(job, listing.not_images, objects, time.monotonic() - started, stopped)
     if args.errors:
         Path(args.errors).write_text("".join(f"{source}\t{message}\n" for source, message in failures))
     _report(summary, job, args.json, console, stopped)
     return 1 if job.failed or stopped else 0
+
+
+def _new_job(args: argparse.Namespace) -> Job:
+    if not args.sources and not args.from_file:
+        raise InvalidRequest("name something to index: files, folders, s3://bucket/prefix, URLs or --from FILE")
+    from_file = str(Path(args.from_file).resolve()) if args.from_file else ""
+    # Local paths are kept absolute, so a resume from another working directory lists the same files.
+    arguments = [a if "://" in a else str(Path(a).resolve()) for a in args.sources]
+    spec = {"arguments": json.dumps(arguments), "from": from_file}
+    return Job(id=uuid.uuid4().hex, kind="index", spec=spec, tags=tuple(args.tag or ()))
+
+
+def _resumed(store: JobStore, job_id: str) -> Job:
+    job = store.get(job_id)
+    if job is None:
+        raise NotFound(f"no job {job_id}")
+    if job.kind != "index" or "arguments" not in job.spec:
+        raise InvalidRequest(
+            f"job {job_id} is a {job.kind} job: resume it through the API (POST /jobs/{job_id}/resume)"
+        )
+    state = job.seen_state(datetime.now(UTC))
+    if state is not JobState.INTERRUPTED:
+        raise JobNotResumable(f"job {job_id} is {state.value}: only an interrupted job can be resumed")
+    return job
+
+
+def _save(store: JobStore, job: Job) -> None:
+    job.updated_at = datetime.now(UTC)
+    with contextlib.suppress(ImgsearchError):  # the store is down: the run goes on, the next save catches up
+        store.save(job)
 
 
 class ImagesPerSecond(ProgressColumn):
@@ -115,7 +159,8 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 def _summary(job: Job, not_images: list[str], objects: int, seconds: float, stopped: bool) -> dict[str, object]:
     return {
-        "state": "stopped" if stopped else job.state.value,
+        "job": job.id,
+        "state": job.state.value,
         "sources": job.total,
         "done": job.done,
         "added": job.added,
@@ -141,13 +186,14 @@ def _report(summary: dict[str, object], job: Job, as_json: bool, console: Consol
     for source, code, message in job.errors[:10]:
         console.print(f"  failed: {source}: {code}: {message}", markup=False)
     if stopped:
-        console.print("stopped: run the same command again to go on (what is indexed is recognised and skipped)")
+        console.print(f"stopped: go on with `imgsearch index --resume {job.id}`")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("index", help="index files, folders, s3://bucket/prefix or URLs")
     parser.add_argument("sources", nargs="*", help="files, folders, s3://bucket/prefix, http(s) URLs")
     parser.add_argument("--from", dest="from_file", help="a file of paths and URLs, one a line")
+    parser.add_argument("--resume", metavar="JOB", help="go on with an interrupted run (its id is in its summary)")
     parser.add_argument("--tag", action="append", help="a tag for every image indexed; repeat for several")
     parser.add_argument("--json", action="store_true", help="no progress bar; print one summary object")
     parser.add_argument("--errors", help="write every failure to this file (source and message, tab-separated)")
