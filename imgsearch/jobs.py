@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 import uuid
@@ -67,6 +68,7 @@ class Job:
     finished_at: datetime | None = None
     optimized: str | None = None  # what the index's optimize() said, when the job ran it
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    owner: str = field(default_factory=lambda: this_process())  # host:pid of the process running it
 
     def as_dict(self) -> dict[str, Any]:
         record = asdict(self)
@@ -85,12 +87,14 @@ class Job:
             values[name] = datetime.fromisoformat(values[name]) if values.get(name) else None
         values["errors"] = [tuple(error) for error in values.get("errors", [])]
         values["tags"] = tuple(values.get("tags", ()))
+        values.setdefault("owner", "")  # unknown: only the heartbeat can tell
         return cls(**values)
 
     def seen_state(self, now: datetime) -> JobState:
         """The state as a reader should see it: a running job nobody has saved for a while was interrupted."""
-        unfinished = self.state in (JobState.RUNNING, JobState.QUEUED)
-        if unfinished and (now - self.updated_at).total_seconds() > HEARTBEAT_STALE_S:
+        if self.state not in (JobState.RUNNING, JobState.QUEUED):
+            return self.state
+        if (now - self.updated_at).total_seconds() > HEARTBEAT_STALE_S or _gone(self.owner):
             return JobState.INTERRUPTED
         return self.state
 
@@ -107,6 +111,24 @@ class Job:
         elif outcome.duplicate:
             self.duplicates += 1
         self.done += 1
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone(owner: str) -> bool:
+    """Whether the owner ran on this machine and its process is no more (then there is no need to wait)."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 def bucket_sources(client: Minio, bucket: str, prefix: str) -> list[Source]:
@@ -202,6 +224,7 @@ class JobManager:
         if state is not JobState.INTERRUPTED:
             raise JobNotResumable(f"job {job_id} is {state.value}: only an interrupted job can be resumed")
         job.state, job.finished_at, job.total = JobState.QUEUED, None, max(len(sources), job.done)
+        job.owner = this_process()
         job.updated_at = datetime.now(UTC)
         self.store.save(job)
         return self._launch(job, sources[job.done :])

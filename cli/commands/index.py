@@ -28,7 +28,7 @@ from imgsearch.connections import url_fetcher
 from imgsearch.core import opened_core
 from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
 from imgsearch.job_store import JobStore
-from imgsearch.jobs import HEARTBEAT_S, Job, JobNotResumable, JobState, Source
+from imgsearch.jobs import HEARTBEAT_S, Job, JobNotResumable, JobState, Source, this_process
 from imgsearch.library_sources import list_sources
 from imgsearch.settings import Settings
 
@@ -72,7 +72,7 @@ def run_index(args: argparse.Namespace) -> int:
             listing = list_sources(json.loads(job.spec["arguments"]), core.buckets, fetcher,
                                    Path(from_file) if from_file else None)  # fmt: skip
             skipped = job.done  # a resume goes on after the last source whose result was recorded
-            job.total, job.state = len(listing.sources), JobState.RUNNING
+            job.total, job.state, job.owner = len(listing.sources), JobState.RUNNING, this_process()
             store.save(job)
             objects = 0
             failures: list[tuple[str, str]] = []  # every one, for --errors (the job record keeps the first 50)
