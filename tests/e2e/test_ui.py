@@ -174,6 +174,104 @@ def test_folder_sync_shows_live_progress(page: Page, live_server: LiveServer) ->
     assert page.get_by_test_id("sync-progress").evaluate("bar => bar.value === bar.max")
 
 
+def _job_body(job_id: str, kind: str, state: str, *, done: int = 2, total: int = 5) -> dict:
+    """A JobPublic as the API answers it."""
+    stamp = "2024-05-01T10:00:00Z"
+    return {
+        "id": job_id,
+        "kind": kind,
+        "state": state,
+        "total": total,
+        "done": done,
+        "duplicates": 0,
+        "failed": 0,
+        "errors": [],
+        "created_at": stamp,
+        "finished_at": None,
+        "updated_at": stamp,
+        "optimized": None,
+    }
+
+
+INTERRUPTED_SYNC = "a" * 32
+INTERRUPTED_INDEX = "b" * 32
+
+
+def _mock_interrupted_jobs(page: Page) -> None:
+    """The job list answers with an interrupted sync and an interrupted command-line run (a restart's leftovers)."""
+    jobs = [
+        _job_body(INTERRUPTED_SYNC, "sync folder /srv/photos", "interrupted"),
+        _job_body(INTERRUPTED_INDEX, "index", "interrupted"),
+    ]
+    page.route(re.compile(r"/api/v1/jobs$"), lambda route: route.fulfill(json=jobs))
+
+
+def test_jobs_list_follows_a_sync_until_done(page: Page, live_server: LiveServer) -> None:
+    folder = live_server.sync_folder / "jobs-list"
+    folder.mkdir()
+    try:
+        for seed in (210, 211):
+            (folder / f"listed-{seed}.jpg").write_bytes(_jpeg(seed))
+        page.goto("/#/ingest")
+        expect(page.get_by_test_id("jobs").or_(page.get_by_test_id("jobs-empty"))).to_be_visible()
+        with live_server.client() as client:
+            response = client.post("/api/v1/jobs/sync", json={"folder": str(folder)})
+        assert response.status_code == 202, response.text
+        job_id = response.json()["id"]
+        page.get_by_test_id("jobs-refresh").click()  # then the list polls by itself while the job runs
+        row = page.locator(f"[data-testid=job][data-job-id='{job_id}']")
+        expect(row).to_have_attribute("data-state", "done", timeout=30_000)
+        expect(row.get_by_test_id("job-counts")).to_have_text("2 / 2 done · 0 duplicates · 0 failed")
+        expect(row).to_contain_text(f"sync folder {folder}")
+        expect(row.get_by_test_id("job-cancel")).to_have_count(0)
+        expect(row.get_by_test_id("job-resume")).to_have_count(0)
+    finally:
+        for path in folder.iterdir():  # the other folder-sync test counts what the whole folder holds
+            path.unlink()
+        folder.rmdir()
+
+
+def test_jobs_list_resumes_an_interrupted_sync_and_points_index_runs_to_the_cli(page: Page) -> None:
+    _mock_interrupted_jobs(page)
+    resumed = _job_body(INTERRUPTED_SYNC, "sync folder /srv/photos", "running")
+    page.route(f"**/api/v1/jobs/{INTERRUPTED_SYNC}/resume", lambda route: route.fulfill(status=202, json=resumed))
+    page.goto("/#/ingest")
+    sync_row = page.locator(f"[data-testid=job][data-job-id='{INTERRUPTED_SYNC}']")
+    index_row = page.locator(f"[data-testid=job][data-job-id='{INTERRUPTED_INDEX}']")
+    expect(sync_row.get_by_test_id("job-state")).to_have_text("interrupted")
+    expect(sync_row.get_by_test_id("job-counts")).to_have_text("2 / 5 done · 0 duplicates · 0 failed")
+    expect(index_row.get_by_test_id("job-resume")).to_have_count(0)
+    expect(index_row.get_by_test_id("job-resume-hint")).to_contain_text(f"imgsearch index --resume {INTERRUPTED_INDEX}")
+    expect(index_row.get_by_test_id("job-cancel")).to_be_visible()
+
+    with page.expect_request(lambda request: request.url.endswith("/resume")) as sent:
+        sync_row.get_by_test_id("job-resume").click()
+    assert sent.value.method == "POST"
+    assert sent.value.url.endswith(f"/api/v1/jobs/{INTERRUPTED_SYNC}/resume")
+    assert sent.value.headers.get("x-api-key") == API_KEY
+    expect(page.get_by_test_id("jobs-action-error")).to_have_count(0)
+
+
+def test_jobs_list_shows_refused_actions(page: Page, keyless_page: Page) -> None:
+    # A job that finished meanwhile: the server refuses with 409, and the message says why.
+    _mock_interrupted_jobs(page)
+    refused = {"error": {"code": "job_not_resumable", "message": "job is done: only an interrupted job can be resumed"}}
+    page.route("**/api/v1/jobs/*/resume", lambda route: route.fulfill(status=409, json=refused))
+    page.goto("/#/ingest")
+    page.locator(f"[data-testid=job][data-job-id='{INTERRUPTED_SYNC}']").get_by_test_id("job-resume").click()
+    expect(page.get_by_test_id("jobs-action-error")).to_contain_text("only an interrupted job can be resumed")
+
+    # Without the API key the real server answers 401: the app asks for the key, as everywhere else.
+    _mock_interrupted_jobs(keyless_page)
+    keyless_page.goto("/#/ingest")
+    row = keyless_page.locator(f"[data-testid=job][data-job-id='{INTERRUPTED_INDEX}']")
+    with keyless_page.expect_response(lambda response: response.url.endswith("/cancel")) as answered:
+        row.get_by_test_id("job-cancel").click()
+    assert answered.value.status == 401
+    expect(keyless_page.get_by_test_id("jobs-action-error")).to_contain_text("needs an API key")
+    expect(keyless_page.get_by_test_id("api-key-input")).to_be_visible()  # a 401 opens the key panel
+
+
 def test_upload_searches_its_main_object_and_later_clicks_send_no_file(page: Page, indexed: list[str]) -> None:
     upload = _upload(page, _jpeg(3))
     assert _carries_file(upload)

@@ -143,6 +143,21 @@ export const api = {
     return request(`/jobs/${encodeURIComponent(id)}`);
   },
 
+  /** The newest jobs first (at most 50). */
+  jobs(): Promise<JobPublic[]> {
+    return request("/jobs");
+  },
+
+  /** Go on with an interrupted sync job. */
+  resumeJob(id: string): Promise<JobPublic> {
+    return request(`/jobs/${encodeURIComponent(id)}/resume`, { method: "POST" });
+  },
+
+  /** Stop a queued or running job after the batch in flight; an interrupted one is marked cancelled. */
+  cancelJob(id: string): Promise<JobPublic> {
+    return request(`/jobs/${encodeURIComponent(id)}/cancel`, { method: "POST" });
+  },
+
   stats(): Promise<StatsPublic> {
     return request("/stats");
   },

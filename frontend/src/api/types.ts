@@ -114,7 +114,8 @@ export interface SearchResponse {
   took_ms: number;
 }
 
-export type JobState = "queued" | "running" | "done" | "failed";
+/** "interrupted": the process running it stopped (a restart); it can be resumed or cancelled. */
+export type JobState = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
 
 export interface JobPublic {
   id: string;
@@ -127,6 +128,7 @@ export interface JobPublic {
   errors: IngestFailure[];
   created_at: string;
   finished_at: string | null;
+  updated_at: string; // last saved; a running job not saved for 30 s reads as interrupted
   optimized?: string | null; // what optimising the index after a large import did
 }
 
