@@ -68,7 +68,7 @@ class SqliteJobStore(JobStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=5.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA journal_mode=WAL").fetchall()
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, record TEXT NOT NULL)"
         )
@@ -86,8 +86,9 @@ class SqliteJobStore(JobStore):
     @_sqlite_call
     def get(self, job_id: str) -> Job | None:
         with self._lock:
-            row = self._db.execute("SELECT record FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return Job.from_dict(json.loads(row[0])) if row else None
+            # fetchall, not fetchone: a statement left unfinished would keep this connection on an old snapshot.
+            rows = self._db.execute("SELECT record FROM jobs WHERE id = ?", (job_id,)).fetchall()
+        return Job.from_dict(json.loads(rows[0][0])) if rows else None
 
     @_sqlite_call
     def newest(self, limit: int) -> list[Job]:

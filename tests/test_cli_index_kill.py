@@ -52,7 +52,8 @@ def settings_of(env: dict[str, str]) -> Settings:
     values = {
         key.removeprefix("IMGSEARCH_").lower(): value for key, value in env.items() if key.startswith("IMGSEARCH_")
     }
-    return Settings.model_validate(values)
+    # Explicitly none for the embedded run: Settings would otherwise take this process's IMGSEARCH_ES_URL (CI sets it).
+    return Settings.model_validate({"es_url": None, "s3_endpoint": None} | values)
 
 
 def running_job(settings: Settings, at_least: int, process: subprocess.Popen[bytes]) -> Job:
@@ -65,7 +66,10 @@ def running_job(settings: Settings, at_least: int, process: subprocess.Popen[byt
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            assert process.poll() is None, "the run ended before it could be killed"
+            if process.poll() is not None:
+                stderr = process.stderr.read().decode() if process.stderr else ""
+                stdout = process.stdout.read().decode() if process.stdout else ""
+                raise AssertionError(f"the run ended before it could be killed: {stdout[-400:]} {stderr[-800:]}")
             jobs = store.newest(1)
             if jobs and jobs[0].state is JobState.RUNNING and jobs[0].done >= at_least:
                 return jobs[0]
