@@ -12,10 +12,11 @@ from imgsearch.index.base import MAX_QUERY_PARTS
 from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, Match
 from imgsearch.query_sessions import QUERY_ID_PATTERN
 from imgsearch.search import QueryPart
+from imgsearch.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_PATTERN
 from pipeline.records import Box, ObjectKind
 
 BBox = Annotated[list[float], Field(min_length=4, max_length=4, description="[x1, y1, x2, y2] in image pixels")]
-Tag = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w .:/-]+$")]
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH, pattern=TAG_PATTERN)]
 
 
 class ErrorDetail(BaseModel):
@@ -90,7 +91,7 @@ class UrlIngestRequest(BaseModel):
 
     url: HttpUrl | None = None
     urls: list[HttpUrl] = Field(default_factory=list, max_length=100)
-    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
     def all_urls(self) -> list[str]:
         return [str(url) for url in ([self.url] if self.url else []) + self.urls]
@@ -101,7 +102,7 @@ class TagsUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tags: list[Tag] = Field(max_length=32)
+    tags: list[Tag] = Field(max_length=MAX_TAGS)
 
 
 class ImagePage(BaseModel):
@@ -131,7 +132,7 @@ class SearchParameters(BaseModel):
     box: BBox | None = None
     boxes: list[BBox] = Field(default_factory=list, max_length=MAX_QUERY_PARTS, description="several drawn regions")
     labels: list[str] = Field(default_factory=list, max_length=50)
-    tags: list[Tag] = Field(default_factory=list, max_length=32, description="only images holding every one")
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS, description="only images holding every one")
     kinds: list[ObjectKind] = Field(
         default_factory=lambda: [ObjectKind.OBJECT, ObjectKind.IMAGE],
         min_length=1,
@@ -256,7 +257,7 @@ class SyncRequest(BaseModel):
     bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{2,62}$")
     prefix: str = Field(default="", max_length=1024)
     folder: str | None = Field(default=None, description="a server-side folder, when the settings allow it")
-    tags: list[Tag] = Field(default_factory=list, max_length=32)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class JobPublic(BaseModel):

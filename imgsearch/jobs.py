@@ -90,6 +90,12 @@ class Job:
         values.setdefault("owner", "")  # unknown: only the heartbeat can tell
         return cls(**values)
 
+    def check_resumable(self) -> None:
+        """Raise `JobNotResumable` unless the job reads as interrupted now."""
+        state = self.seen_state(datetime.now(UTC))
+        if state is not JobState.INTERRUPTED:
+            raise JobNotResumable(f"job {self.id} is {state.value}: only an interrupted job can be resumed")
+
     def seen_state(self, now: datetime) -> JobState:
         """The state as a reader should see it: a running job nobody has saved for a while was interrupted."""
         if self.state not in (JobState.RUNNING, JobState.QUEUED):
@@ -220,9 +226,7 @@ class JobManager:
         """Go on with an interrupted job from its first source without a recorded result; `sources` is its
         listing made again (the same order)."""
         job = self.get(job_id)
-        state = job.seen_state(datetime.now(UTC))
-        if state is not JobState.INTERRUPTED:
-            raise JobNotResumable(f"job {job_id} is {state.value}: only an interrupted job can be resumed")
+        job.check_resumable()
         job.state, job.finished_at, job.total = JobState.QUEUED, None, max(len(sources), job.done)
         job.owner = this_process()
         job.updated_at = datetime.now(UTC)
@@ -305,10 +309,7 @@ class JobManager:
                     self._cancelled.discard(job.id)
 
     def _save(self, job: Job) -> None:
-        job.updated_at = datetime.now(UTC)
-        # The store is down: the job goes on, and the next save brings the record up to date.
-        with contextlib.suppress(ImgsearchError):
-            self.store.save(job)
+        save_progress(self.store, job)
 
     def _optimize(self, job: Job) -> None:
         try:
@@ -321,6 +322,13 @@ class JobManager:
             if self._stopping.is_set() or job.id in self._cancelled:
                 return
             yield source
+
+
+def save_progress(store: JobStore, job: Job) -> None:
+    """Save a running job's record; with the store down the job goes on, and the next save catches up."""
+    job.updated_at = datetime.now(UTC)
+    with contextlib.suppress(ImgsearchError):
+        store.save(job)
 
 
 class JobNotResumable(InvalidRequest):

@@ -14,7 +14,7 @@ from api.openapi import body_ref
 from api.schemas import ErrorBody, ErrorDetail, IngestFailure, JobPublic, SyncRequest
 from api.services import AppServices
 from imgsearch.errors import InvalidRequest
-from imgsearch.jobs import Job, JobNotResumable, JobState, Source, bucket_sources, folder_sources
+from imgsearch.jobs import Job, Source, bucket_sources, folder_sources
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 422, 503)}
@@ -86,9 +86,7 @@ async def get_job(job_id: JobId, services: ServicesDep) -> JobPublic:
 async def resume_job(job_id: JobId, services: ServicesDep, _: ApiKeyDep) -> JobPublic:
     """Go on with an interrupted job after the last image whose result it recorded."""
     job = await to_thread.run_sync(services.core.jobs.get, job_id)
-    if job.seen_state(datetime.now(UTC)) is not JobState.INTERRUPTED:
-        raise JobNotResumable(f"job {job_id} is {job.seen_state(datetime.now(UTC)).value}: only an interrupted job can "
-                              "be resumed")  # fmt: skip
+    job.check_resumable()  # before listing its sources again
     sources = await _listed(services, job.spec)
     return _public(await to_thread.run_sync(services.core.jobs.resume, job_id, sources))
 

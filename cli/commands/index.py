@@ -9,7 +9,6 @@ after an interruption continues where it stopped.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import threading
@@ -26,9 +25,9 @@ from rich.text import Text
 
 from imgsearch.connections import url_fetcher
 from imgsearch.core import opened_core
-from imgsearch.errors import ImgsearchError, InvalidRequest, NotFound
+from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.job_store import JobStore
-from imgsearch.jobs import HEARTBEAT_S, Job, JobNotResumable, JobState, Source, this_process
+from imgsearch.jobs import HEARTBEAT_S, Job, JobState, Source, save_progress, this_process
 from imgsearch.library_sources import list_sources
 from imgsearch.settings import Settings
 
@@ -89,14 +88,14 @@ def run_index(args: argparse.Namespace) -> int:
                         objects += sum(obj.kind.value == "object" for obj in outcome.document.objects)
                     progress.update(task, advance=1, objects=objects, duplicates=job.duplicates, failed=job.failed)
                     if time.monotonic() - saved_at >= HEARTBEAT_S:
-                        _save(store, job)
+                        save_progress(store, job)
                         saved_at = time.monotonic()
             stopped = stop.requested.is_set() and job.done < job.total
         finally:
             fetcher.close()
         job.state = JobState.INTERRUPTED if stopped else JobState.FAILED if job.failed else JobState.DONE
         job.finished_at = None if stopped else datetime.now(UTC)
-        _save(store, job)
+        save_progress(store, job)
     summary = _summary(job, listing.not_images, objects, time.monotonic() - started, stopped)
     if args.errors:
         Path(args.errors).write_text("".join(f"{source}\t{message}\n" for source, message in failures))
@@ -122,16 +121,8 @@ def _resumed(store: JobStore, job_id: str) -> Job:
         raise InvalidRequest(
             f"job {job_id} is a {job.kind} job: resume it through the API (POST /jobs/{job_id}/resume)"
         )
-    state = job.seen_state(datetime.now(UTC))
-    if state is not JobState.INTERRUPTED:
-        raise JobNotResumable(f"job {job_id} is {state.value}: only an interrupted job can be resumed")
+    job.check_resumable()
     return job
-
-
-def _save(store: JobStore, job: Job) -> None:
-    job.updated_at = datetime.now(UTC)
-    with contextlib.suppress(ImgsearchError):  # the store is down: the run goes on, the next save catches up
-        store.save(job)
 
 
 class ImagesPerSecond(ProgressColumn):

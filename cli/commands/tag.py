@@ -9,21 +9,16 @@ from imgsearch.backends import build_index
 from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.ids import IMAGE_ID_PATTERN
 from imgsearch.settings import Settings
-
-# The API's tag rule (api/schemas.py `Tag`).
-TAG_PATTERN = re.compile(r"^[\w .:/-]{1,64}$")
-MAX_TAGS = 32
+from imgsearch.tags import tag_problem
 
 
 def run_tag(args: argparse.Namespace) -> int:
     if not re.match(IMAGE_ID_PATTERN, args.image_id):
         raise InvalidRequest(f"{args.image_id!r} is not an image id (64 hex digits)")
     tags = list(dict.fromkeys(args.tags))
-    bad = [tag for tag in tags if not TAG_PATTERN.fullmatch(tag)]
-    if bad:
-        raise InvalidRequest(f"tag {bad[0]!r}: use 1-64 letters, digits, spaces or . : / - _")
-    if len(tags) > MAX_TAGS:
-        raise InvalidRequest(f"at most {MAX_TAGS} tags, not {len(tags)}")
+    problem = tag_problem(tags)
+    if problem:
+        raise InvalidRequest(problem)
     index = build_index(Settings())
     try:
         document = index.set_tags(args.image_id, tags)

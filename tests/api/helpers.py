@@ -35,3 +35,9 @@ def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join()
+
+
+def metric_value(client: TestClient, sample: str) -> float:
+    """A Prometheus sample from /metrics, such as `imgsearch_stage_seconds_count{stage="detect"}`; 0 if absent."""
+    values = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(sample)]
+    return float(values[0]) if values else 0.0

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from imgsearch.settings import Settings
 from pipeline.runner import Pipeline
-from tests.api.helpers import assert_error, upload
+from tests.api.helpers import assert_error, metric_value, upload
 from tests.fixtures import jpeg_bytes, scene
 
 
@@ -19,15 +19,11 @@ def search_file(client: TestClient, data: bytes, **fields: object) -> httpx.Resp
 
 
 def stage_count(client: TestClient, stage: str) -> float:
-    line = f'imgsearch_stage_seconds_count{{stage="{stage}"}}'
-    counts = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
-    return float(counts[0]) if counts else 0.0
+    return metric_value(client, f'imgsearch_stage_seconds_count{{stage="{stage}"}}')
 
 
 def stage_lookups(client: TestClient, outcome: str) -> float:
-    line = f'imgsearch_query_session_lookups_total{{outcome="{outcome}"}}'
-    counts = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
-    return float(counts[0]) if counts else 0.0
+    return metric_value(client, f'imgsearch_query_session_lookups_total{{outcome="{outcome}"}}')
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from imgsearch.maintenance import drop_es_alias
-from tests.api.helpers import assert_error, upload
+from tests.api.helpers import assert_error, metric_value, upload
 from tests.fixtures import jpeg_bytes, scene
 
 pytestmark = pytest.mark.integration
@@ -74,9 +74,7 @@ def test_search_by_indexed_image_pages_without_repeats(gallery: tuple[TestClient
 
 
 def expansions_so_far(client: TestClient) -> float:
-    line = 'imgsearch_stage_seconds_count{stage="expand"}'
-    counts = [row.split()[-1] for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
-    return float(counts[0]) if counts else 0.0
+    return metric_value(client, 'imgsearch_stage_seconds_count{stage="expand"}')
 
 
 def test_query_expansion_is_on_by_default_and_can_be_turned_off(
