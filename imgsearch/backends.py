@@ -12,6 +12,9 @@ from imgsearch.storage.filesystem import FilesystemBlobStore
 from imgsearch.storage.minio_store import MinioBlobStore
 
 if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from imgsearch.index.generations import IndexGenerations
     from imgsearch.job_store import JobStore
 
 
@@ -26,9 +29,22 @@ def build_index(settings: Settings) -> VectorIndex:
             num_candidates=settings.num_candidates,
             owns_client=True,
         )
-    from imgsearch.index.embedded import EmbeddedIndex
+    from imgsearch.index.embedded import EmbeddedIndex, generations
 
-    return EmbeddedIndex(settings.data_dir / "index", ef_search_default=settings.num_candidates)
+    root = settings.data_dir
+    return EmbeddedIndex(generations.current_dir(root), ef_search_default=settings.num_candidates, root=root)
+
+
+def build_generations(settings: Settings) -> IndexGenerations:
+    """The index in use and the ones built beside it, for `imgsearch reindex`."""
+    if settings.uses_elasticsearch:
+        from imgsearch.index.es_generations import ElasticsearchGenerations
+
+        client = elasticsearch_client(settings)
+        return ElasticsearchGenerations(client, settings.es_index_alias, settings.mappings_dir, owns_client=True)
+    from imgsearch.index.embedded.generations import EmbeddedGenerations
+
+    return EmbeddedGenerations(settings.data_dir, ef_search_default=settings.num_candidates)
 
 
 def build_blob_store(settings: Settings) -> BlobStore:
@@ -38,11 +54,11 @@ def build_blob_store(settings: Settings) -> BlobStore:
     return FilesystemBlobStore(settings.data_dir / "blobs")
 
 
-def build_job_store(settings: Settings, index: VectorIndex) -> JobStore:
-    """Job records beside the images: an index next to Elasticsearch's alias, or a SQLite file in the data dir."""
+def build_job_store(settings: Settings, client: Elasticsearch | None) -> JobStore:
+    """Job records beside the images: an index next to Elasticsearch's alias (through `client`), or a SQLite file
+    in the data dir."""
     from imgsearch.job_store import ElasticsearchJobStore, SqliteJobStore
 
-    client = getattr(index, "client", None)
     if settings.uses_elasticsearch and client is not None:
         return ElasticsearchJobStore(client, settings.es_index_alias)
     return SqliteJobStore(settings.data_dir / "jobs.sqlite3")

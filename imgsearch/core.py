@@ -72,6 +72,7 @@ def open_core(settings: Settings, pipeline: Pipeline | None = None, serve_other_
         index.close()
         raise
     ingestor = Ingestor(pipeline, index, blobs)
+    job_store = build_job_store(settings, getattr(index, "client", None))
     return Core(
         settings=settings,
         pipeline=pipeline,
@@ -79,7 +80,7 @@ def open_core(settings: Settings, pipeline: Pipeline | None = None, serve_other_
         blobs=blobs,
         ingestor=ingestor,
         searcher=Searcher(pipeline, index, blobs, _query_sessions(settings), _search_tuning(settings)),
-        jobs=JobManager(ingestor, build_job_store(settings, index), optimize_after=settings.optimize_after_import),
+        jobs=JobManager(ingestor, job_store, optimize_after=settings.optimize_after_import),
         buckets=minio_client(settings) if settings.uses_s3 else None,
     )
 

@@ -31,6 +31,12 @@ class ModelMismatch(ImgsearchError):
     code = "model_mismatch"
 
 
+class IndexReplaced(ModelMismatch):
+    """This process opened an index that `imgsearch reindex` has since replaced: it may read it, never write."""
+
+    code = "index_replaced"
+
+
 class InvalidRequest(ImgsearchError):
     code = "invalid_request"
 

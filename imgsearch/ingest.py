@@ -109,7 +109,7 @@ class Ingestor:
         now = datetime.now(UTC)
         entries = [IndexEntry.from_record(image.record, image.source, now, tags) for image in images]
         for entry in entries:
-            self.index.check_model(entry.document.model_id)  # a refusal known before anything is written
+            self.index.check_writable(entry.document.model_id)  # a refusal known before anything is written
         for image in images:
             image_id = image.record.image_id
             thumbnail = make_thumbnail(image.decoded.image)

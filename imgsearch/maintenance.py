@@ -10,6 +10,7 @@ from minio import Minio
 
 from imgsearch.errors import NotFound
 from imgsearch.index.base import VectorIndex
+from imgsearch.index.es_generations import versioned_indices
 from imgsearch.storage.base import BlobKind, BlobStore
 
 # Ingest writes blobs a moment before the document: younger blobs may belong to a write still in flight.
@@ -54,10 +55,11 @@ def reconcile(
 
 
 def drop_es_alias(es: Elasticsearch, alias: str) -> None:
-    """Delete every index behind `alias`, and its job records (throw-away indices: eval runs, tests)."""
-    if es.indices.exists_alias(name=alias):
-        for name in es.indices.get_alias(name=alias):
-            es.indices.delete(index=name)
+    """Delete every index behind `alias` or built for it, and its job records (throw-away indices: eval runs,
+    tests)."""
+    behind = list(es.indices.get_alias(name=alias)) if es.indices.exists_alias(name=alias) else []
+    for name in sorted(set(behind) | set(versioned_indices(es, alias))):
+        es.indices.delete(index=name)
     es.indices.delete(index=alias + "-jobs", ignore_unavailable=True)
 
 

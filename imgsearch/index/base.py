@@ -70,6 +70,10 @@ class VectorIndex(ABC):
         """Top images by their best-matching objects, each image once, with its matched objects."""
 
     @abstractmethod
+    def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
+        """Every image in id order, `limit` at a time, starting after `image_id` (for re-indexing)."""
+
+    @abstractmethod
     def stats(self) -> IndexStats: ...
 
     @abstractmethod
@@ -78,6 +82,12 @@ class VectorIndex(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook)
         """Release connections or files."""
+
+    def make_writes_visible(self) -> None:  # noqa: B027 (optional hook)
+        """Make every write so far visible to searches and listings (where they are not at once)."""
+
+    def image_count(self) -> int:
+        return self.stats().images
 
     def optimize(self) -> str:
         """Make searches cheaper after a large import; returns one line saying what was done."""
@@ -121,10 +131,19 @@ class VectorIndex(ABC):
         """Refuse vectors from a model stack other than the one this index was built with."""
         own = self.model_id()
         if own is not None and own != model_id:
-            raise ModelMismatch(
-                f"the index holds vectors from model {own}, the query comes from model {model_id}: "
-                "re-index with the current models or configure the ones the index was built with"
-            )
+            raise ModelMismatch(model_mismatch_message(own, model_id))
+
+    def check_writable(self, model_id: str) -> None:
+        """Refuse a write of `model_id`'s vectors before anything is written: another model's, or an index that
+        `imgsearch reindex` has replaced since this process opened it."""
+        self.check_model(model_id)
+
+
+def model_mismatch_message(index_model: str, configured_model: str) -> str:
+    return (
+        f"the index holds vectors from model {index_model}, the configured models are {configured_model}: "
+        "run `imgsearch reindex` to rebuild it with them, or configure the models it was built with"
+    )
 
 
 def _check_unit_rows(vectors: np.ndarray, what: str) -> None:

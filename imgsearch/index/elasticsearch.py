@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +13,12 @@ from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundErro
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 from elasticsearch.helpers import streaming_bulk
 
-from imgsearch.errors import BackendUnavailable, InvalidRequest
+from imgsearch.errors import BackendUnavailable, IndexReplaced, InvalidRequest, ModelMismatch
 from imgsearch.index import es_documents, paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
+from imgsearch.index.es_generations import index_name_for, versioned_indices
 from imgsearch.index.es_mapping import images_index_body
 from imgsearch.index.types import (
     BrowsePage,
@@ -31,7 +31,6 @@ from imgsearch.index.types import (
 )
 from pipeline.records import ObjectKind
 
-SCHEMA_VERSION = 1
 MAX_LABELS_IN_STATS = 1000
 # 100,000 2048-d vectors merge in about a minute on two cores. A merge may also never start: Elasticsearch
 # schedules none while its disk is nearly full (indices.merge.disk.watermark.high), so nobody waits forever.
@@ -39,10 +38,19 @@ FORCE_MERGE_WAIT_S = 1800.0
 MAX_NUM_CANDIDATES = 10_000  # Elasticsearch's limit for a kNN search's k and num_candidates
 # Images each part of an AND query keeps, per image wanted: a result must be among every part's nearest.
 AND_CANDIDATES = 10
+# A process whose models the index does not hold looks again this often for an alias that `imgsearch reindex`
+# has moved to an index of its models.
+FOLLOW_ALIAS_EVERY_S = 1.0
 
 
 class ElasticsearchIndex(VectorIndex):
-    """Writes go through the alias to a versioned index, so a re-index can build a new one and swap the alias."""
+    """A versioned index behind an alias, so `imgsearch reindex` can build a new one and swap the alias.
+
+    A handle reads and writes the index that was behind the alias when it first looked (`index_name`: one given,
+    for an index being built). After a swap it goes on answering searches from that index, which is kept until
+    `imgsearch reindex --drop-old`, and refuses writes (`IndexReplaced`); a handle whose models the index did not
+    hold moves to the new index once the alias points at one of its models.
+    """
 
     name = "elasticsearch"
 
@@ -54,6 +62,7 @@ class ElasticsearchIndex(VectorIndex):
         num_candidates: int = 100,
         refresh: str | bool = "wait_for",
         owns_client: bool = False,
+        index_name: str | None = None,
     ) -> None:
         self.client = client
         self.owns_client = owns_client
@@ -63,6 +72,30 @@ class ElasticsearchIndex(VectorIndex):
         # "wait_for": an ingest call returns once its image is searchable.
         self.refresh = refresh
         self._meta: dict[str, Any] | None = None
+        self._index = index_name
+        self._detached = index_name is not None  # an index not behind the alias (yet): written to directly
+        self._followed_at = 0.0
+
+    @es_call
+    def current_index(self) -> str | None:
+        """The index behind the alias now (its write index), or None when there is none."""
+        try:
+            behind = self.client.indices.get_alias(name=self.alias)
+        except NotFoundError:
+            return None
+        writes = [name for name, info in behind.items() if info["aliases"][self.alias].get("is_write_index")]
+        return (writes or sorted(behind))[0]
+
+    @property
+    def index_name(self) -> str | None:
+        """The concrete index this handle reads and writes (resolved from the alias on first use)."""
+        if self._index is None:
+            self._index = self.current_index()
+        return self._index
+
+    @property
+    def _reads(self) -> str:
+        return self.index_name or self.alias
 
     @es_call
     def ensure(self, model_id: str, dim: int) -> None:
@@ -72,25 +105,87 @@ class ElasticsearchIndex(VectorIndex):
 
     def _create(self, model_id: str, dim: int) -> None:
         body = images_index_body(self.mappings_dir, dim, model_id)
-        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
         body["aliases"] = {self.alias: {"is_write_index": True}}
         try:
-            self.client.indices.create(index=f"{self.alias}-v{SCHEMA_VERSION}-{stamp}", **body)
+            self.client.indices.create(index=index_name_for(self.alias), **body)
         except ApiError as error:
             if error.status_code != 400 or "already_exists" not in str(error):
                 raise
-        self._meta = None
+        self._meta, self._index = None, None
+
+    @es_call
+    def create_detached(self, model_id: str, dim: int) -> str:
+        """A new empty index for `model_id`, not behind the alias: `imgsearch reindex` fills it, then swaps."""
+        name = index_name_for(self.alias)
+        self.client.indices.create(index=name, **images_index_body(self.mappings_dir, dim, model_id))
+        return name
+
+    @es_call
+    def swap_alias(self, new_index: str) -> None:
+        """Point the alias at `new_index` in one atomic step (searches through it never see both or neither)."""
+        old_index = self.current_index()
+        self.client.indices.refresh(index=new_index)
+        actions: list[dict[str, Any]] = [{"add": {"index": new_index, "alias": self.alias, "is_write_index": True}}]
+        if old_index is not None and old_index != new_index:
+            actions.insert(0, {"remove": {"index": old_index, "alias": self.alias}})
+        self.client.indices.update_aliases(actions=actions)
+
+    @es_call
+    def versioned_indices(self) -> list[str]:
+        """Every index this alias has had or is being built for."""
+        return versioned_indices(self.client, self.alias)
+
+    @es_call
+    def drop_index(self, name: str) -> None:
+        if name == self.current_index():
+            raise InvalidRequest(f"{name} is the index in use: it is not dropped")
+        self.client.indices.delete(index=name)
 
     def _index_meta(self) -> dict[str, Any]:
         """The `_meta` of the index behind the alias (model id, dims), read once; empty when there is none."""
         if self._meta is None:
             try:
-                mappings = self.client.indices.get_mapping(index=self.alias)
+                mappings = self.client.indices.get_mapping(index=self._reads)
             except NotFoundError:
                 return {}
-            # One index behind the alias; during a swap both hold the same model's vectors.
             self._meta = next(iter(mappings.values()))["mappings"].get("_meta", {})
         return self._meta
+
+    def check_model(self, model_id: str) -> None:
+        try:
+            super().check_model(model_id)
+        except ModelMismatch:
+            if not self._follow_alias():
+                raise
+            super().check_model(model_id)
+
+    @es_call
+    def _follow_alias(self) -> bool:
+        """Whether the alias has moved to another index since this handle looked (then the handle moves too)."""
+        now = time.monotonic()
+        if self._detached or now - self._followed_at < FOLLOW_ALIAS_EVERY_S:
+            return False
+        self._followed_at = now
+        current = self.current_index()
+        if current is None or current == self._index:
+            return False
+        self._index, self._meta = current, None
+        return True
+
+    @es_call
+    def check_writable(self, model_id: str) -> None:
+        self.check_model(model_id)
+        self._check_not_replaced()
+
+    def _check_not_replaced(self) -> None:
+        if self._detached:
+            return
+        opened, current = self.index_name, self.current_index()
+        if opened is not None and current != opened:
+            raise IndexReplaced(
+                f"`imgsearch reindex` replaced the index this process opened ({opened}) with {current}: searches "
+                "still read the old one, writes are refused; restart with the configured models"
+            )
 
     @es_call
     def model_id(self) -> str | None:
@@ -104,13 +199,14 @@ class ElasticsearchIndex(VectorIndex):
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         for entry in entries:
             self.checked_vectors(entry)
+        self._check_not_replaced()
         outcomes: dict[str, WriteOutcome] = {}
         failures: list[tuple[int, str]] = []
         # op_type "create" makes a repeated id a 409 instead of an overwrite: that is our duplicate signal.
         actions = (
             {
                 "_op_type": "create",
-                "_index": self.alias,
+                "_index": self._reads,
                 "_id": entry.document.image_id,
                 "_source": es_documents.to_source(entry),
             }
@@ -145,7 +241,7 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def get(self, image_id: str) -> ImageDocument | None:
         try:
-            found = self.client.get(index=self.alias, id=image_id, source_excludes=["objects.vector"])
+            found = self.client.get(index=self._reads, id=image_id, source_excludes=["objects.vector"])
         except NotFoundError:
             return None
         return es_documents.from_source(image_id, found["_source"])
@@ -154,7 +250,7 @@ class ElasticsearchIndex(VectorIndex):
     def vectors(self, image_id: str) -> np.ndarray | None:
         try:
             found = self.client.search(
-                index=self.alias,
+                index=self._reads,
                 query={"ids": {"values": [image_id]}},
                 source=False,
                 fields=["objects.vector"],
@@ -169,8 +265,9 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def delete(self, image_id: str) -> bool:
+        self._check_not_replaced()
         try:
-            self.client.delete(index=self.alias, id=image_id, refresh=self.refresh)
+            self.client.delete(index=self._reads, id=image_id, refresh=self.refresh)
         except NotFoundError:
             return False
         return True
@@ -178,8 +275,9 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
         # A partial update keeps the vectors: Elasticsearch restores them from the index (exclude_source_vectors).
+        self._check_not_replaced()
         try:
-            self.client.update(index=self.alias, id=image_id, doc={"tags": list(tags)}, refresh=self.refresh)
+            self.client.update(index=self._reads, id=image_id, doc={"tags": list(tags)}, refresh=self.refresh)
         except NotFoundError:
             return None
         return self.get(image_id)
@@ -188,7 +286,7 @@ class ElasticsearchIndex(VectorIndex):
     def browse(self, cursor: str | None, limit: int, tags: Sequence[str] = ()) -> BrowsePage:
         search_after = list(decode_browse_cursor(cursor, self.name)) if cursor else None
         found = self.client.search(
-            index=self.alias,
+            index=self._reads,
             query={"bool": {"filter": [{"term": {"tags": tag}} for tag in tags]}},
             size=limit + 1,
             sort=[{"created_at": "desc"}, {"image_id": "desc"}],
@@ -264,9 +362,33 @@ class ElasticsearchIndex(VectorIndex):
 
     def _searched(self, **request: Any) -> Any:
         try:
-            return self.client.search(index=self.alias, **request)
+            return self.client.search(index=self._reads, **request)
         except BadRequestError as error:
             raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
+        except NotFoundError as error:
+            raise IndexReplaced(
+                f"the index this process opened ({self._reads}) is gone, dropped after `imgsearch reindex`? "
+                "Restart with the configured models"
+            ) from error
+
+    @es_call
+    def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
+        found = self.client.search(
+            index=self._reads,
+            size=limit,
+            sort=[{"image_id": "asc"}],
+            search_after=[image_id] if image_id else None,
+            source_excludes=["objects.vector"],
+        )
+        return [es_documents.from_source(hit["_id"], hit["_source"]) for hit in found["hits"]["hits"]]
+
+    @es_call
+    def image_count(self) -> int:
+        return int(self.client.count(index=self._reads)["count"])
+
+    @es_call
+    def make_writes_visible(self) -> None:
+        self.client.indices.refresh(index=self._reads)
 
     @staticmethod
     def _filters(query: VectorQuery) -> Iterator[dict[str, Any]]:
@@ -287,7 +409,7 @@ class ElasticsearchIndex(VectorIndex):
         if self.model_id() is None:
             return IndexStats(images=0, objects=0)
         found = self.client.search(
-            index=self.alias,
+            index=self._reads,
             size=0,
             track_total_hits=True,
             aggs={
@@ -303,8 +425,8 @@ class ElasticsearchIndex(VectorIndex):
             },
         )
         detected = found["aggregations"]["objects"]["detected"]
-        store = self.client.indices.stats(index=self.alias, metric="store")["_all"]["primaries"]["store"]
-        mappings = next(iter(self.client.indices.get_mapping(index=self.alias).values()))["mappings"]
+        store = self.client.indices.stats(index=self._reads, metric="store")["_all"]["primaries"]["store"]
+        mappings = next(iter(self.client.indices.get_mapping(index=self._reads).values()))["mappings"]
         return IndexStats(
             images=found["hits"]["total"]["value"],
             objects=detected["doc_count"],
@@ -325,7 +447,7 @@ class ElasticsearchIndex(VectorIndex):
             return "no index yet: nothing to optimise"
         before = self.segment_count()
         started = time.monotonic()
-        task = self.client.indices.forcemerge(index=self.alias, max_num_segments=1, wait_for_completion=False)["task"]
+        task = self.client.indices.forcemerge(index=self._reads, max_num_segments=1, wait_for_completion=False)["task"]
         while not self._task_completed(task):
             if time.monotonic() - started > FORCE_MERGE_WAIT_S:
                 return (
@@ -333,7 +455,7 @@ class ElasticsearchIndex(VectorIndex):
                     f"(task {task}); Elasticsearch starts no merge while its disk is nearly full"
                 )
             time.sleep(1.0)
-        self.client.indices.refresh(index=self.alias)
+        self.client.indices.refresh(index=self._reads)
         return f"{before} segments merged into {self.segment_count()} in {time.monotonic() - started:.0f} s"
 
     def _task_completed(self, task_id: str) -> bool:
@@ -345,7 +467,7 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def segment_count(self) -> int:
         """Lucene segments of the primary shard (each one is searched on its own)."""
-        stats = self.client.indices.stats(index=self.alias, metric="segments")
+        stats = self.client.indices.stats(index=self._reads, metric="segments")
         return int(stats["_all"]["primaries"]["segments"]["count"])
 
     @es_call

@@ -155,7 +155,9 @@ def test_stats_metrics_and_probes(gallery: tuple[TestClient, list[str], list[byt
     assert {"/api/v1/images", "/api/v1/search", "/api/v1/jobs/sync", "/api/v1/stats"} <= set(openapi["paths"])
 
 
-def test_an_index_from_another_model_answers_409(api_factory, es) -> None:
+def test_an_index_from_another_model_answers_409_until_reindex_swaps_the_alias(
+    api_factory, es, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from imgsearch.index.elasticsearch import ElasticsearchIndex
     from imgsearch.settings import REPO_ROOT
 
@@ -164,8 +166,18 @@ def test_an_index_from_another_model_answers_409(api_factory, es) -> None:
     try:
         with api_factory(es_index_alias=alias) as client:
             data = jpeg_bytes(scene(seed=600))
-            assert_error(search_file(client, data), 409, "model_mismatch")
+            refused = search_file(client, data)
+            assert_error(refused, 409, "model_mismatch")
+            assert "run `imgsearch reindex`" in refused.json()["error"]["message"]
             assert_error(upload(client, data), 409, "model_mismatch")
             assert client.get("/api/v1/images").status_code == 200, "reads still work"
+
+            # What `imgsearch reindex` does with the server's models: the running server moves to the new index.
+            monkeypatch.setattr("imgsearch.index.elasticsearch.FOLLOW_ALIAS_EVERY_S", 0.0)
+            pipeline = client.app.state.services.core.pipeline
+            handle = ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings")
+            handle.swap_alias(handle.create_detached(pipeline.model_id, pipeline.dim))
+            assert upload(client, data).status_code == 201
+            assert search_file(client, data).status_code == 200
     finally:
         drop_es_alias(es, alias)

@@ -265,3 +265,18 @@ def test_tags_can_be_changed_and_filter_search_and_browse(index: VectorIndex, co
     assert len(index.browse(None, limit=100).images) == len(corpus)
     index.set_tags(tagged[0], [])
     assert index.get(tagged[0]).tags == ()
+
+
+def test_documents_after_lists_every_image_once_in_id_order(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    listed, after = [], None
+    while page := index.documents_after(after, 7):
+        assert len(page) <= 7
+        listed += page
+        after = page[-1].image_id
+    assert [document.image_id for document in listed] == sorted(entry.document.image_id for entry in corpus)
+    expected = by_id(corpus)
+    for document in listed:
+        assert document.objects == expected[document.image_id].document.objects
+        assert (document.source, document.tags) == (expected[document.image_id].document.source,
+                                                    expected[document.image_id].document.tags)  # fmt: skip
+    assert index.image_count() == len(corpus)

@@ -8,7 +8,8 @@ end's nested kNN: object vectors compete, each image appears once, ranked by its
 
 Modules: `store` (SQLite reads and writes) over `schema` (tables, rows to and from our types); `graph` (the graph
 in memory: recover, change, save) over `graph_file` (its file and checksummed state); `locks`; `search`
-(candidate widening, filtering, grouping into hits); `index` (`EmbeddedIndex`, the interface over them all).
+(candidate widening, filtering, grouping into hits); `index` (`EmbeddedIndex`, the interface over them all);
+`generations` (one directory per data generation, and the pointer to the one in use, for `imgsearch reindex`).
 """
 
 from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from imgsearch.errors import BackendUnavailable, ModelMismatch, outages_translated
+from imgsearch.errors import BackendUnavailable, IndexReplaced, ModelMismatch, outages_translated
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
+from imgsearch.index.embedded import generations
 from imgsearch.index.embedded.graph import Graph, GraphSettings
 from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE
 from imgsearch.index.embedded.locks import own_directory
@@ -42,6 +43,9 @@ class EmbeddedIndex(VectorIndex):
     (offset + k + 1), doubling while filters leave too few images. `num_candidates` in a query asks for at least
     that many objects, which also widens the beam to it, as Elasticsearch's per-shard candidates do. The graph
     file is saved at most every `save_interval_s` seconds (never taking over a tenth of the time) and on `close`.
+
+    `root`: the folder of the index's data generations (`generations`), when `data_dir` is one of them: writes are
+    refused once `imgsearch reindex` has switched that folder to another generation.
     """
 
     name = "embedded"
@@ -54,8 +58,10 @@ class EmbeddedIndex(VectorIndex):
         expansion_add: int = 128,
         dtype: str = "f16",
         save_interval_s: float = 10.0,
+        root: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.root = root
         self.ef_search_default = ef_search_default
         self.connectivity = connectivity
         self.expansion_add = expansion_add
@@ -83,7 +89,7 @@ class EmbeddedIndex(VectorIndex):
         if self._meta[1] != dim:
             raise ModelMismatch(
                 f"the index holds {self._meta[1]}-dimensional vectors of model {model_id}, not {dim}-dimensional "
-                "ones: re-index with the current models or configure the ones the index was built with"
+                "ones: run `imgsearch reindex` to rebuild it, or configure the models it was built with"
             )
         self._graph.save()
 
@@ -93,6 +99,29 @@ class EmbeddedIndex(VectorIndex):
     def dim(self) -> int | None:
         return self._meta[1] if self._meta else None
 
+    def check_model(self, model_id: str) -> None:
+        try:
+            super().check_model(model_id)
+        except ModelMismatch:
+            self._check_not_replaced()  # re-indexed since this process opened it: the fix is a restart
+            raise
+
+    @_embedded_call
+    def check_writable(self, model_id: str) -> None:
+        self.check_model(model_id)
+        self._check_not_replaced()
+
+    def _check_not_replaced(self) -> None:
+        if self.root is None:
+            return
+        in_use = generations.current_dir(self.root)
+        if in_use != self.data_dir:
+            raise IndexReplaced(
+                f"`imgsearch reindex` replaced the index this process opened ({self.data_dir.name}) with "
+                f"{in_use.name}: searches still read the old one, writes are refused; restart with the configured "
+                "models"
+            )
+
     @_embedded_call
     def ping(self) -> None:
         self._store.image_count()
@@ -101,6 +130,7 @@ class EmbeddedIndex(VectorIndex):
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         if self._meta is None:
             raise RuntimeError("call ensure(model_id, dim) before adding images")
+        self._check_not_replaced()
         vectors_by_entry = [self.checked_vectors(entry) for entry in entries]
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
@@ -125,6 +155,7 @@ class EmbeddedIndex(VectorIndex):
 
     @_embedded_call
     def delete(self, image_id: str) -> bool:
+        self._check_not_replaced()
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
             keys = self._store.delete_image(image_id, generation)
@@ -136,6 +167,7 @@ class EmbeddedIndex(VectorIndex):
 
     @_embedded_call
     def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
+        self._check_not_replaced()
         if not self._store.set_tags(image_id, tags):
             return None
         return self._store.get(image_id)
@@ -156,6 +188,10 @@ class EmbeddedIndex(VectorIndex):
             if ann is None or len(ann) == 0:
                 return SearchPage([], None)
             return search_page(ann, self._store, query, part_vectors)
+
+    @_embedded_call
+    def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
+        return self._store.documents_after(image_id, limit)
 
     @_embedded_call
     def stats(self) -> IndexStats:

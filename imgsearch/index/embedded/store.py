@@ -53,11 +53,20 @@ _HOLDS_EVERY_TAG = (
 class Store:
     """One SQLite connection, shared by all threads; each write is one transaction."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, read_only: bool = False) -> None:
+        """`read_only`: a reader beside the process that owns the directory (WAL lets it read while that writes)."""
         self._lock = threading.RLock()
+        database = data_dir / DB_FILE
+        if read_only:
+            if not database.is_file():
+                raise FileNotFoundError(f"no embedded index in {data_dir}")
+            self._db = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True, check_same_thread=False,
+                                       isolation_level=None)  # fmt: skip
+            self._db.row_factory = sqlite3.Row
+            return
         # WAL with synchronous=NORMAL: a killed process loses nothing; a power cut may drop the last commits but
         # never corrupts, and a graph file left ahead of SQLite by it is rebuilt on open (generation check).
-        self._db = sqlite3.connect(data_dir / DB_FILE, check_same_thread=False, isolation_level=None)
+        self._db = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -196,6 +205,13 @@ class Store:
             documents = self._documents(rows[:limit])
         last = rows[limit - 1] if len(rows) > limit else None
         return documents, (last["created_at_us"], last["id"]) if last is not None else None
+
+    def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
+        """Up to `limit` images whose id sorts after `image_id`, in id order."""
+        with self._lock:
+            rows = self._rows(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id > ? ORDER BY id LIMIT ?",
+                              (image_id or "", limit))  # fmt: skip
+            return self._documents(rows)
 
     def image_count(self) -> int:
         return self._rows("SELECT COUNT(*) AS n FROM images")[0]["n"]
