@@ -7,7 +7,7 @@ import sys
 
 from pydantic import ValidationError
 
-from cli.commands import demo, evaluate, index, search, tag, train
+from cli.commands import demo, evaluate, index, reindex, search, tag, train
 from imgsearch.errors import ImgsearchError
 from imgsearch.settings import Settings
 from pipeline.models.offline import ModelWeightsMissing
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     optimize.set_defaults(handler=_optimize)
     index.add_parser(commands)
+    reindex.add_parser(commands)
     search.add_parser(commands)
     tag.add_parser(commands)
     train.add_parser(commands)

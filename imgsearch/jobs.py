@@ -69,6 +69,7 @@ class Job:
     optimized: str | None = None  # what the index's optimize() said, when the job ran it
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     owner: str = field(default_factory=lambda: this_process())  # host:pid of the process running it
+    position: str = ""  # a re-index job: the last image id copied (ids in order); a resume goes on after it
 
     def as_dict(self) -> dict[str, Any]:
         record = asdict(self)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.commands.index import StopAfterBatch
 from cli.main import main
+from cli.stop_after_batch import StopAfterBatch
 from imgsearch.scenebench import SceneConfig, generate
 
 

@@ -14,11 +14,12 @@ from api.openapi import body_ref
 from api.schemas import ErrorBody, ErrorDetail, IngestFailure, JobPublic, SyncRequest
 from api.services import AppServices
 from imgsearch.errors import InvalidRequest
-from imgsearch.jobs import Job, Source, bucket_sources, folder_sources
+from imgsearch.jobs import Job, JobNotResumable, Source, bucket_sources, folder_sources
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 ERRORS = {status: {"model": ErrorBody} for status in (401, 404, 409, 413, 422, 503)}
 SYNC_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": body_ref(SyncRequest)}}}}
+COMMAND_LINE_JOBS = ("index", "reindex")  # resumed by the command that started them, which lists what they read
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="the id `POST /jobs/sync` answered with")]
 
 
@@ -87,6 +88,9 @@ async def resume_job(job_id: JobId, services: ServicesDep, _: ApiKeyDep) -> JobP
     """Go on with an interrupted job after the last image whose result it recorded."""
     job = await to_thread.run_sync(services.core.jobs.get, job_id)
     job.check_resumable()  # before listing its sources again
+    if job.kind in COMMAND_LINE_JOBS:
+        raise JobNotResumable(f"job {job_id} ran from the command line: go on with `imgsearch {job.kind} --resume "
+                              f"{job_id}`")  # fmt: skip
     sources = await _listed(services, job.spec)
     return _public(await to_thread.run_sync(services.core.jobs.resume, job_id, sources))
 

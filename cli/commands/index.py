@@ -10,53 +10,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
-from rich.text import Text
 
+from cli.progress import image_progress
+from cli.stop_after_batch import StopAfterBatch
 from imgsearch.connections import url_fetcher
 from imgsearch.core import opened_core
 from imgsearch.errors import InvalidRequest, NotFound
 from imgsearch.job_store import JobStore
-from imgsearch.jobs import HEARTBEAT_S, Job, JobState, Source, save_progress, this_process
+from imgsearch.jobs import HEARTBEAT_S, Job, JobState, save_progress, this_process
 from imgsearch.library_sources import list_sources
 from imgsearch.settings import Settings
 
 BATCH_SIZE = 8
-
-
-class StopAfterBatch:
-    """Ctrl-C asks for a clean stop: the sources stop flowing, the batch in flight is written, then it ends."""
-
-    def __init__(self) -> None:
-        self.requested = threading.Event()
-
-    def __enter__(self) -> StopAfterBatch:
-        self._previous = signal.signal(signal.SIGINT, self._ask)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        signal.signal(signal.SIGINT, self._previous)
-
-    def _ask(self, _signal: int, _frame: FrameType | None) -> None:
-        if self.requested.is_set():  # a second Ctrl-C: stop now
-            raise KeyboardInterrupt
-        self.requested.set()
-
-    def sources(self, sources: list[Source]) -> Iterator[Source]:
-        for source in sources:
-            if self.requested.is_set():
-                return
-            yield source
 
 
 def run_index(args: argparse.Namespace) -> int:
@@ -76,7 +47,7 @@ def run_index(args: argparse.Namespace) -> int:
             objects = 0
             failures: list[tuple[str, str]] = []  # every one, for --errors (the job record keeps the first 50)
             started, saved_at = time.monotonic(), time.monotonic()
-            with StopAfterBatch() as stop, _progress(console, args.json) as progress:
+            with StopAfterBatch() as stop, image_progress(console, args.json) as progress:
                 task = progress.add_task("indexing", total=job.total, completed=skipped, objects=0, duplicates=0,
                                          failed=job.failed)  # fmt: skip
                 todo = stop.sources(listing.sources[skipped:])
@@ -123,29 +94,6 @@ def _resumed(store: JobStore, job_id: str) -> Job:
         )
     job.check_resumable()
     return job
-
-
-class ImagesPerSecond(ProgressColumn):
-    """Over the whole run: results arrive a batch at a time, which makes rich's windowed speed jump."""
-
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        return Text(f"{task.completed / elapsed:.1f} img/s" if elapsed > 0 and task.completed else "- img/s")
-
-
-def _progress(console: Console, quiet: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        ImagesPerSecond(),
-        TextColumn(
-            "{task.fields[objects]} objects, {task.fields[duplicates]} duplicates, {task.fields[failed]} failed"
-        ),
-        TimeRemainingColumn(),
-        console=console,
-        disable=quiet,
-    )
 
 
 def _summary(job: Job, not_images: list[str], objects: int, seconds: float, stopped: bool) -> dict[str, object]:

@@ -114,6 +114,13 @@ def test_jobs_survive_a_restart_and_an_interrupted_one_resumes(api_factory, phot
         assert (job["state"], job["done"], job["failed"], job["total"]) == ("done", 4, 1, 4)
         assert restarted.get("/api/v1/stats").json()["images"] == 2  # elsewhere/d.jpg and holiday/nested/c.jpeg
         assert_error(restarted.post(f"/api/v1/jobs/{crashed.id}/cancel"), 409, "job_not_resumable")
+        # A command-line run lists what it reads from its own arguments: the API names the command instead.
+        reindex = Job(uuid.uuid4().hex, "reindex", spec={"source": "a", "target": "b"}, state=JobState.RUNNING,
+                      updated_at=datetime.now(UTC) - timedelta(minutes=5))  # fmt: skip
+        restarted.app.state.services.core.jobs.store.save(reindex)
+        refused = restarted.post(f"/api/v1/jobs/{reindex.id}/resume")
+        assert_error(refused, 409, "job_not_resumable")
+        assert f"`imgsearch reindex --resume {reindex.id}`" in refused.json()["error"]["message"]
 
 
 def test_a_running_sync_can_be_cancelled(client: TestClient, minio: Minio) -> None:

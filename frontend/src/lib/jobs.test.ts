@@ -37,6 +37,13 @@ describe("jobActions", () => {
     });
   });
 
+  it("sends an interrupted or failed re-index to `imgsearch reindex --resume`", () => {
+    for (const state of ["interrupted", "failed"] as const) {
+      expect(jobActions(job(state, "reindex")).resumeCommand).toBe(`imgsearch reindex --resume ${ID}`);
+    }
+    expect(jobActions(job("failed", "index")).resumeCommand).toBeNull();
+  });
+
   it("offers only Cancel while a job is queued or running", () => {
     for (const state of ["queued", "running"] as const) {
       for (const kind of ["sync folder /x", "index"]) {

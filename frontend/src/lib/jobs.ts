@@ -19,10 +19,12 @@ export function isSync(job: Pick<JobPublic, "kind">): boolean {
 
 export function jobActions(job: Pick<JobPublic, "id" | "kind" | "state">): JobActions {
   const interrupted = job.state === "interrupted";
+  const reindex = job.kind === "reindex"; // `imgsearch reindex`: a failed one goes on too (its failures retried)
+  const goesOn = interrupted || (reindex && job.state === "failed");
   return {
     resume: interrupted && isSync(job),
     cancel: interrupted || isActive(job),
-    resumeCommand: interrupted && !isSync(job) ? `imgsearch index --resume ${job.id}` : null,
+    resumeCommand: goesOn && !isSync(job) ? `imgsearch ${reindex ? "reindex" : "index"} --resume ${job.id}` : null,
   };
 }
 
