@@ -142,6 +142,8 @@ def test_reindex_switches_while_searches_with_the_old_models_keep_answering(
     with pytest.raises(IndexReplaced):  # the old process may read its index, not write to a replaced one
         old.ingestor.ingest(late, "upload:late.jpg")
     assert not old.blobs.exists(BlobKind.ORIGINAL, hashlib.sha256(late).hexdigest())  # refused before any write
+    with pytest.raises(IndexReplaced):  # a write past the ingestor's check: the store itself refuses it
+        old.index.delete(query_image)
     new = open_core(new_settings)
     try:
         assert new.index.image_count() == IMAGES

@@ -124,7 +124,18 @@ class EmbeddedGenerations(IndexGenerations):
         return EmbeddedIndex(generation, ef_search_default=self.ef_search_default)
 
     def switch(self, name: str) -> None:
-        switch_to(self.root, self.root / name)
+        in_use = current_dir(self.root)
+        if not (in_use / DB_FILE).is_file():
+            switch_to(self.root, self.root / name)
+            return
+        # Under the old generation's write lock: a write there commits before the switch (and the re-index's
+        # catch-up after it sees it) or checks the pointer after it and is refused.
+        old = Store(in_use)
+        try:
+            with old.writes_held():
+                switch_to(self.root, self.root / name)
+        finally:
+            old.close()
 
     def not_in_use(self) -> list[str]:
         return [path.name for path in retired_dirs(self.root)]

@@ -70,6 +70,10 @@ class EmbeddedIndex(VectorIndex):
         data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_file = own_directory(data_dir)
         self._store = Store(data_dir)
+        if root is not None:
+            # Inside the write transaction: a switch (made while holding this file's write lock) is seen by every
+            # write that commits after it.
+            self._store.write_guard = self._check_not_replaced
         settings = GraphSettings(ef_search_default, connectivity, expansion_add, dtype, save_interval_s)
         self._graph = Graph(data_dir, settings, self._store)
         meta = self._store.meta()
@@ -130,7 +134,6 @@ class EmbeddedIndex(VectorIndex):
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         if self._meta is None:
             raise RuntimeError("call ensure(model_id, dim) before adding images")
-        self._check_not_replaced()
         vectors_by_entry = [self.checked_vectors(entry) for entry in entries]
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
@@ -145,6 +148,10 @@ class EmbeddedIndex(VectorIndex):
         return self._store.get(image_id)
 
     @_embedded_call
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, ImageDocument]:
+        return self._store.get_many(image_ids)
+
+    @_embedded_call
     def vectors(self, image_id: str) -> np.ndarray | None:
         if self._meta is None:
             return None
@@ -155,7 +162,6 @@ class EmbeddedIndex(VectorIndex):
 
     @_embedded_call
     def delete(self, image_id: str) -> bool:
-        self._check_not_replaced()
         with self._graph.lock.writing():
             generation = self._graph.generation + 1
             keys = self._store.delete_image(image_id, generation)
@@ -167,7 +173,6 @@ class EmbeddedIndex(VectorIndex):
 
     @_embedded_call
     def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
-        self._check_not_replaced()
         if not self._store.set_tags(image_id, tags):
             return None
         return self._store.get(image_id)

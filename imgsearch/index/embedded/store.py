@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -56,6 +56,8 @@ class Store:
     def __init__(self, data_dir: Path, read_only: bool = False) -> None:
         """`read_only`: a reader beside the process that owns the directory (WAL lets it read while that writes)."""
         self._lock = threading.RLock()
+        # Called inside every write transaction, after SQLite's write lock is taken: may refuse the write.
+        self.write_guard: Callable[[], None] | None = None
         database = data_dir / DB_FILE
         if read_only:
             if not database.is_file():
@@ -77,10 +79,13 @@ class Store:
             return self._db.execute(sql, parameters).fetchall()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, guarded: bool = True) -> Iterator[sqlite3.Connection]:
+        """`guarded`: a write of images (not the graph's bookkeeping), which `write_guard` may refuse."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if guarded and self.write_guard is not None:
+                    self.write_guard()
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -141,7 +146,7 @@ class Store:
 
     def forget_removed_keys(self, through_generation: int) -> None:
         """The graph file saved at `through_generation` no longer holds these keys: nothing to replay."""
-        with self._transaction() as db:
+        with self._transaction(guarded=False) as db:
             db.execute("DELETE FROM removed_keys WHERE generation <= ?", (through_generation,))
 
     # --- reads for the graph ------------------------------------------------------------------------------------
@@ -170,6 +175,12 @@ class Store:
         with self._lock:  # image and objects from one snapshot: writes hold this lock for their transaction
             documents = self._documents(self._rows(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?", (image_id,)))
         return documents[0] if documents else None
+
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, ImageDocument]:
+        with self._lock:
+            rows = self._rows(f"SELECT {IMAGE_COLUMNS} FROM images WHERE id IN (SELECT value FROM json_each(?))",
+                              (json.dumps(list(image_ids)),))  # fmt: skip
+            return {document.image_id: document for document in self._documents(rows)}
 
     def _documents(self, image_rows: list[sqlite3.Row]) -> list[ImageDocument]:
         ids = [row["id"] for row in image_rows]
@@ -205,6 +216,12 @@ class Store:
             documents = self._documents(rows[:limit])
         last = rows[limit - 1] if len(rows) > limit else None
         return documents, (last["created_at_us"], last["id"]) if last is not None else None
+
+    @contextmanager
+    def writes_held(self) -> Iterator[None]:
+        """Hold SQLite's write lock (of every process on this file) for the block: no write commits meanwhile."""
+        with self._transaction(guarded=False):
+            yield
 
     def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
         """Up to `limit` images whose id sorts after `image_id`, in id order."""
