@@ -9,9 +9,12 @@ bytes at the same moment. A blob left without a document is removed by `imgsearc
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from imgsearch.errors import BackendUnavailable
 from imgsearch.index.base import VectorIndex
@@ -24,6 +27,9 @@ from pipeline.records import ImageRecord
 from pipeline.runner import Pipeline, Processed
 
 log = logging.getLogger(__name__)
+# Batches that may still be being stored while the models work on the next one: bounds the memory held and the
+# load on the stores. Several, because an Elasticsearch bulk write waits for the next refresh (up to a second).
+WRITES_AHEAD = 4
 
 
 @dataclass(frozen=True)
@@ -32,11 +38,26 @@ class IngestResult:
     duplicate: bool
 
 
+Stored = IngestResult | Exception
+Batch = list[tuple[str, Processed | Exception]]
+
+
+class _Writing(NamedTuple):
+    batch: Batch
+    new_ids: set[str]
+    stored: Future[dict[str, Stored]]
+
+
 class Ingestor:
-    def __init__(self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore) -> None:
+    def __init__(
+        self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore, writes_ahead: int = WRITES_AHEAD
+    ) -> None:
+        """`writes_ahead`: batches still being stored while the next is computed (0: each batch is stored before
+        the next one's models run, the baseline `bench/ingest_backends.py` compares with)."""
         self.pipeline = pipeline
         self.index = index
         self.blobs = blobs
+        self.writes_ahead = writes_ahead
 
     def ingest(self, data: bytes, source: str, tags: tuple[str, ...] = ()) -> IngestResult:
         """One image, through the same path as a stream of them; raises what refused it."""
@@ -52,38 +73,43 @@ class Ingestor:
         # Documents found while deciding to skip the models are reported from here, not fetched a second time.
         already_indexed: dict[str, ImageDocument] = {}
 
-        def is_new(decoded: DecodedImage) -> bool:
-            existing = self.index.get(decoded.image_id)
-            if existing is not None:
-                already_indexed[decoded.image_id] = existing
-            return existing is None
+        def is_new(batch: list[DecodedImage]) -> list[bool]:
+            existing = self.index.get_many([decoded.image_id for decoded in batch])  # one request a batch
+            already_indexed.update(existing)
+            return [decoded.image_id not in existing for decoded in batch]
 
         stream = self.pipeline.process_stream(sources, batch_size=batch_size, keep=is_new)
-        pending: list[tuple[str, Processed | Exception]] = []
-        for name, item in stream:
-            pending.append((name, item))
-            if len(pending) >= batch_size:
-                yield from self._flush(pending, tags, already_indexed)
-                pending = []
-        yield from self._flush(pending, tags, already_indexed)
+        # Writes overlap the models: batches are stored in the background while the next ones are computed (their
+        # waits for Elasticsearch's refresh overlapping too); results still come in input order, each after its
+        # batch's write.
+        writing: deque[_Writing] = deque()
+        with ThreadPoolExecutor(max(1, self.writes_ahead), thread_name_prefix="ingest-write") as writer:
+            for batch in _batches(stream, batch_size):
+                new_ids = set(_first_positions(batch))
+                # The same image in a batch still being written: that write first, so the first copy is stored.
+                while writing and any(new_ids & earlier.new_ids for earlier in writing):
+                    yield from self._results(writing.popleft(), already_indexed)
+                writing.append(_Writing(batch, new_ids, writer.submit(self._stored, batch, tags)))
+                while len(writing) > self.writes_ahead or (writing and writing[0].stored.done()):
+                    yield from self._results(writing.popleft(), already_indexed)
+            while writing:
+                yield from self._results(writing.popleft(), already_indexed)
 
-    def _flush(
-        self,
-        pending: list[tuple[str, Processed | Exception]],
-        tags: tuple[str, ...],
-        already_indexed: dict[str, ImageDocument],
-    ) -> Iterator[tuple[str, IngestResult | Exception]]:
-        # The same bytes twice in one batch are stored once; the later copies are duplicates of the first.
-        first_position: dict[str, int] = {}
-        for position, (_, item) in enumerate(pending):
-            if isinstance(item, Processed) and item.record is not None:
-                first_position.setdefault(item.record.image_id, position)
+    def _stored(self, pending: Batch, tags: tuple[str, ...]) -> dict[str, Stored]:
+        """Store a batch's new images: the outcome per image id. The same bytes twice in one batch are stored once;
+        the later copies are reported as duplicates of the first."""
+        first_position = _first_positions(pending)
         new = [_NewImage(pending[p][0], *self._processed(pending[p][1])) for p in first_position.values()]
-        stored: dict[str, IngestResult | Exception]
         try:
-            stored = dict(zip(first_position, self._store(new, tags), strict=True)) if new else {}
+            return dict(zip(first_position, self._store(new, tags), strict=True)) if new else {}
         except Exception as error:  # noqa: BLE001 (a blob write failed or the model is refused: the whole batch)
-            stored = dict.fromkeys(first_position, error)
+            return dict.fromkeys(first_position, error)
+
+    def _results(
+        self, written: _Writing, already_indexed: dict[str, ImageDocument]
+    ) -> Iterator[tuple[str, IngestResult | Exception]]:
+        pending, stored = written.batch, written.stored.result()
+        first_position = _first_positions(pending)
         for position, (name, item) in enumerate(pending):
             if isinstance(item, Exception):
                 yield name, item
@@ -143,6 +169,26 @@ class Ingestor:
             # Another request stored the same bytes first; the blobs are shared (content-addressed).
             return IngestResult(self.index.get(entry.document.image_id) or entry.document, duplicate=True)
         return IngestResult(entry.document, duplicate=False)
+
+
+def _first_positions(pending: Batch) -> dict[str, int]:
+    """Where each new image first occurs in a batch: that copy is stored, the others are its duplicates."""
+    first_position: dict[str, int] = {}
+    for position, (_, item) in enumerate(pending):
+        if isinstance(item, Processed) and item.record is not None:
+            first_position.setdefault(item.record.image_id, position)
+    return first_position
+
+
+def _batches(stream: Iterable[tuple[str, Processed | Exception]], size: int) -> Iterator[Batch]:
+    batch: Batch = []
+    for item in stream:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 @dataclass(frozen=True)

@@ -188,18 +188,21 @@ class Pipeline:
         self,
         sources: Iterable[tuple[KeyT, Callable[[], bytes]]],
         batch_size: int = 8,
-        keep: Callable[[DecodedImage], bool] | None = None,
+        keep: Callable[[list[DecodedImage]], list[bool]] | None = None,
     ) -> Iterator[tuple[KeyT, Processed | Exception]]:
         """Read and decode in worker threads while the models run on earlier batches; results in input order.
 
-        `keep` can spare the models an image (one already indexed, say): it comes back with no record. A source
-        that cannot be read or is not a valid image yields its exception instead, and the stream goes on.
+        `keep`, asked once a batch about its decoded images, can spare the models some (those already indexed, say):
+        they come back with no record. A source that cannot be read or is not a valid image yields its exception
+        instead, and the stream goes on.
         """
         decoded_stream = ordered_prefetch(
             self._read_and_decode, sources, workers=self.config.decode_workers, ahead=2 * batch_size
         )
         for batch in batched(decoded_stream, batch_size):
-            wanted = [item for _, item in batch if isinstance(item, tuple) and (keep is None or keep(item[1]))]
+            decoded = [item for _, item in batch if isinstance(item, tuple)]
+            kept = keep([d for _, d in decoded]) if keep is not None and decoded else [True] * len(decoded)
+            wanted = [item for item, keep_it in zip(decoded, kept, strict=True) if keep_it]
             records = dict(
                 zip((id(item) for item in wanted), self.records(self.detect([d for _, d in wanted])), strict=True)
             )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import io
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from PIL import Image
 
-from imgsearch.errors import ModelMismatch
+from imgsearch.errors import BackendUnavailable, ModelMismatch
 from imgsearch.index.base import VectorIndex
 from imgsearch.ingest import Ingestor, IngestResult
 from imgsearch.storage.base import BlobKind, BlobStore
@@ -91,3 +95,95 @@ def test_ingest_many_reports_each_source_in_order(ingestor: Ingestor) -> None:
     assert isinstance(again, IngestResult) and again.duplicate is True
     assert ingestor.index.stats().images == 3
     assert len(stored_ids(ingestor.blobs)) == 3
+
+
+class _DetectCounter:
+    """The pipeline's stage timer, counting detector batches (each batch of a stream detects once)."""
+
+    def __init__(self) -> None:
+        self.detected = threading.Semaphore(0)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        yield
+        if stage == "detect":
+            self.detected.release()
+
+
+@pytest.mark.parametrize("writes_ahead", [1, 0])
+def test_a_batch_is_stored_while_the_next_one_is_computed(
+    pipeline: Pipeline, stores: Stores, monkeypatch: pytest.MonkeyPatch, writes_ahead: int
+) -> None:
+    """The first batch's document write waits for the second batch's detector call: with writes ahead it comes
+    (the models go on meanwhile), without it the write gives up waiting; results stay in input order either way."""
+    index, blobs = stores
+    index.ensure(pipeline.model_id, pipeline.dim)
+    counter = _DetectCounter()
+    monkeypatch.setattr(pipeline, "stage_timer", counter)
+    overlapped: list[bool] = []
+    add = index.add
+
+    def add_after_the_next_batch_is_detected(entries):  # type: ignore[no-untyped-def]
+        if not overlapped:
+            counter.detected.acquire(timeout=0)  # this batch's own detector call
+            overlapped.append(counter.detected.acquire(timeout=5 if writes_ahead else 1))
+        return add(entries)
+
+    monkeypatch.setattr(index, "add", add_after_the_next_batch_is_detected)
+    ingestor = Ingestor(pipeline, index, blobs, writes_ahead=writes_ahead)
+    images = [jpeg_bytes(scene(seed=700 + n)) for n in range(4)]
+    sources = [(f"upload:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
+    results = list(ingestor.ingest_many(sources, batch_size=2))
+    assert overlapped == [bool(writes_ahead)]
+    assert [name for name, _ in results] == [name for name, _ in sources]
+    assert all(isinstance(outcome, IngestResult) and not outcome.duplicate for _, outcome in results)
+    assert index.stats().images == 4
+
+
+def test_a_failed_write_fails_its_batch_alone(
+    pipeline: Pipeline, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index, blobs = stores
+    index.ensure(pipeline.model_id, pipeline.dim)
+    add, calls = index.add, []
+
+    def first_write_refused(entries):  # type: ignore[no-untyped-def]
+        calls.append(len(entries))
+        if len(calls) == 1:
+            raise BackendUnavailable("the index", "down for a moment")
+        return add(entries)
+
+    monkeypatch.setattr(index, "add", first_write_refused)
+    images = [jpeg_bytes(scene(seed=720 + n)) for n in range(4)]
+    sources = [(f"upload:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
+    outcomes = [outcome for _, outcome in Ingestor(pipeline, index, blobs).ingest_many(sources, batch_size=2)]
+    assert [type(outcome) for outcome in outcomes] == [
+        BackendUnavailable,
+        BackendUnavailable,
+        IngestResult,
+        IngestResult,
+    ]
+    assert index.stats().images == 2
+
+
+def test_the_first_copy_of_an_image_is_the_one_stored_when_writes_overlap(
+    pipeline: Pipeline, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its second copy, in the next batch, waits for the first batch's write (slowed down here), so it is the
+    duplicate, however the writes would otherwise have raced."""
+    index, blobs = stores
+    index.ensure(pipeline.model_id, pipeline.dim)
+    add = index.add
+
+    def slow_first_write(entries):  # type: ignore[no-untyped-def]
+        if any(entry.document.source == "upload:0.jpg" for entry in entries):
+            time.sleep(0.5)
+        return add(entries)
+
+    monkeypatch.setattr(index, "add", slow_first_write)
+    first, other, third = (jpeg_bytes(scene(seed=740 + n)) for n in range(3))
+    sources = [(f"upload:{n}.jpg", lambda data=data: data) for n, data in enumerate([first, other, first, third])]
+    outcomes = dict(Ingestor(pipeline, index, blobs, writes_ahead=4).ingest_many(sources, batch_size=2))
+    copy = outcomes["upload:2.jpg"]
+    assert isinstance(copy, IngestResult) and copy.duplicate and copy.document.source == "upload:0.jpg"
+    assert [getattr(outcome, "duplicate", None) for outcome in outcomes.values()] == [False, False, True, False]

@@ -48,6 +48,11 @@ class VectorIndex(ABC):
     @abstractmethod
     def get(self, image_id: str) -> ImageDocument | None: ...
 
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, ImageDocument]:
+        """The documents of those of the images that are stored."""
+        found = {image_id: self.get(image_id) for image_id in dict.fromkeys(image_ids)}
+        return {image_id: document for image_id, document in found.items() if document is not None}
+
     @abstractmethod
     def vectors(self, image_id: str) -> np.ndarray | None:
         """The stored vectors of an image, row i for object i (for "more like this indexed image")."""

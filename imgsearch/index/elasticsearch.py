@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ FORCE_MERGE_WAIT_S = 1800.0
 MAX_NUM_CANDIDATES = 10_000  # Elasticsearch's limit for a kNN search's k and num_candidates
 # Images each part of an AND query keeps, per image wanted: a result must be among every part's nearest.
 AND_CANDIDATES = 10
+BLOCKED = "cluster_block_exception"
 # A process whose models the index does not hold looks again this often for an alias that `imgsearch reindex`
 # has moved to an index of its models.
 FOLLOW_ALIAS_EVERY_S = 1.0
@@ -129,6 +131,10 @@ class ElasticsearchIndex(VectorIndex):
         if old_index is not None and old_index != new_index:
             actions.insert(0, {"remove": {"index": old_index, "alias": self.alias}})
         self.client.indices.update_aliases(actions=actions)
+        if old_index is not None and old_index != new_index:
+            # Writes still on their way to the old index from a process that opened it fail from now on, so one
+            # last look at it (the re-index's catch-up) sees everything it will ever hold.
+            self.client.indices.add_block(index=old_index, block="write")
 
     @es_call
     def versioned_indices(self) -> list[str]:
@@ -182,10 +188,24 @@ class ElasticsearchIndex(VectorIndex):
             return
         opened, current = self.index_name, self.current_index()
         if opened is not None and current != opened:
-            raise IndexReplaced(
-                f"`imgsearch reindex` replaced the index this process opened ({opened}) with {current}: searches "
-                "still read the old one, writes are refused; restart with the configured models"
-            )
+            raise self._replaced(current)
+
+    def _replaced(self, current: str | None = None) -> IndexReplaced:
+        return IndexReplaced(
+            f"`imgsearch reindex` replaced the index this process opened ({self.index_name}) with "
+            f"{current or 'another'}: searches still read the old one, writes are refused; restart with the "
+            "configured models"
+        )
+
+    @contextmanager
+    def _writes_refused_when_blocked(self) -> Iterator[None]:
+        """A replaced index is write-blocked (`swap_alias`): Elasticsearch's refusal becomes `IndexReplaced`."""
+        try:
+            yield
+        except ApiError as error:
+            if error.status_code == 403 and BLOCKED in str(error):
+                raise self._replaced() from error
+            raise
 
     @es_call
     def model_id(self) -> str | None:
@@ -199,7 +219,6 @@ class ElasticsearchIndex(VectorIndex):
     def add(self, entries: Sequence[IndexEntry]) -> dict[str, WriteOutcome]:
         for entry in entries:
             self.checked_vectors(entry)
-        self._check_not_replaced()
         outcomes: dict[str, WriteOutcome] = {}
         failures: list[tuple[int, str]] = []
         # op_type "create" makes a repeated id a 409 instead of an overwrite: that is our duplicate signal.
@@ -230,6 +249,8 @@ class ElasticsearchIndex(VectorIndex):
                 outcomes.setdefault(result["_id"], WriteOutcome.DUPLICATE)
             else:
                 failures.append((int(result.get("status") or 500), f"{result['_id']}: {result.get('error')}"))
+        if any(status == 403 and BLOCKED in message for status, message in failures):
+            raise self._replaced()
         if failures:
             status, first = failures[0]
             message = f"Elasticsearch refused {len(failures)} documents, first: {first}"
@@ -245,6 +266,18 @@ class ElasticsearchIndex(VectorIndex):
         except NotFoundError:
             return None
         return es_documents.from_source(image_id, found["_source"])
+
+    @es_call
+    def get_many(self, image_ids: Sequence[str]) -> dict[str, ImageDocument]:
+        if not image_ids:
+            return {}
+        try:
+            found = self.client.mget(index=self._reads, ids=list(dict.fromkeys(image_ids)),
+                                     source_excludes=["objects.vector"])  # fmt: skip
+        except NotFoundError:
+            return {}
+        return {doc["_id"]: es_documents.from_source(doc["_id"], doc["_source"]) for doc in found["docs"]
+                if doc.get("found")}  # fmt: skip
 
     @es_call
     def vectors(self, image_id: str) -> np.ndarray | None:
@@ -265,9 +298,9 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def delete(self, image_id: str) -> bool:
-        self._check_not_replaced()
         try:
-            self.client.delete(index=self._reads, id=image_id, refresh=self.refresh)
+            with self._writes_refused_when_blocked():
+                self.client.delete(index=self._reads, id=image_id, refresh=self.refresh)
         except NotFoundError:
             return False
         return True
@@ -275,9 +308,9 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def set_tags(self, image_id: str, tags: Sequence[str]) -> ImageDocument | None:
         # A partial update keeps the vectors: Elasticsearch restores them from the index (exclude_source_vectors).
-        self._check_not_replaced()
         try:
-            self.client.update(index=self._reads, id=image_id, doc={"tags": list(tags)}, refresh=self.refresh)
+            with self._writes_refused_when_blocked():
+                self.client.update(index=self._reads, id=image_id, doc={"tags": list(tags)}, refresh=self.refresh)
         except NotFoundError:
             return None
         return self.get(image_id)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from elasticsearch.helpers import pack_dense_vector
 
 from imgsearch.index.types import ImageDocument, ImageHit, ImageObject, IndexEntry, Match
 from pipeline.records import KIND_BY_VALUE, Box, ObjectKind
@@ -20,7 +21,8 @@ def to_source(entry: IndexEntry) -> dict[str, Any]:
             "label": obj.label,
             "score": obj.score,
             "bbox": {"x1": obj.box.x1, "y1": obj.box.y1, "x2": obj.box.x2, "y2": obj.box.y2},
-            "vector": vector.tolist(),
+            # Base64 of big-endian float32 (Elasticsearch ≥ 9.3): a quarter of the JSON, no float parsing.
+            "vector": pack_dense_vector(np.asarray(vector, dtype=np.float32)),
         }
         for obj, vector in zip(document.objects, entry.vectors, strict=True)
     ]

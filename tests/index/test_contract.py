@@ -280,3 +280,11 @@ def test_documents_after_lists_every_image_once_in_id_order(index: VectorIndex, 
         assert (document.source, document.tags) == (expected[document.image_id].document.source,
                                                     expected[document.image_id].document.tags)  # fmt: skip
     assert index.image_count() == len(corpus)
+
+
+def test_get_many_returns_the_stored_ones(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    wanted = [corpus[3].document.image_id, "f" * 64, corpus[5].document.image_id, corpus[3].document.image_id]
+    found = index.get_many(wanted)
+    assert set(found) == {corpus[3].document.image_id, corpus[5].document.image_id}
+    assert found[corpus[5].document.image_id] == index.get(corpus[5].document.image_id)
+    assert index.get_many([]) == {}

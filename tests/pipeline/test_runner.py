@@ -120,7 +120,8 @@ def test_stream_spares_the_models_what_keep_refuses(pipeline: Pipeline) -> None:
     skipped_id = pipeline.decode(skipped).image_id
     results = dict(
         pipeline.process_stream(
-            [("wanted", lambda: wanted), ("skipped", lambda: skipped)], keep=lambda d: d.image_id != skipped_id
+            [("wanted", lambda: wanted), ("skipped", lambda: skipped)],
+            keep=lambda batch: [d.image_id != skipped_id for d in batch],
         )
     )
     assert isinstance(results["wanted"], Processed) and results["wanted"].record is not None

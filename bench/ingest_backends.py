@@ -1,0 +1,119 @@
+"""Ingest images/s on Elasticsearch + MinIO against the embedded back end, the same images in one run.
+
+    .venv/bin/python bench/ingest_backends.py [--images 400] [--repeats 2] [--models starter|real]
+        (needs ES + MinIO up: `scripts/services up`, or IMGSEARCH_ES_URL / IMGSEARCH_S3_ENDPOINT)
+
+Each pass ingests the same generated 640x480 scenes through `Ingestor.ingest_many` in batches of 8 (what sync
+jobs and `imgsearch index` run), into a fresh store opened by `open_core` exactly as the product configures it
+(Elasticsearch writes with refresh `wait_for`, so an ingest returns once its images are searchable). Both back
+ends share one loaded pipeline. Passes alternate between the back ends and between the product's overlapped
+writes (a batch is stored while the next one is computed) and the baseline that stores each batch before the next
+one's models run (`writes_ahead=0`); the fastest of `--repeats` passes counts. Goal: Elasticsearch + MinIO ≥ 0.8 x
+the embedded back end's images/s, overlapped.
+
+`--models starter` (default): the committed starter models. `--models real`: yolo11n + ViT-S/14 at their real
+architectures with random weights (nothing to download), four boxes per image from a near-zero threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from scenes import generated_jpegs
+
+from imgsearch.connections import elasticsearch_client, minio_client
+from imgsearch.core import open_core
+from imgsearch.ingest import WRITES_AHEAD, Ingestor
+from imgsearch.maintenance import drop_buckets, drop_es_alias
+from imgsearch.pipeline_factory import build_pipeline
+from imgsearch.settings import Settings
+from pipeline.runner import Pipeline
+
+BATCH = 8
+DEV_SERVICES = {"es_url": "http://127.0.0.1:9200", "s3_endpoint": "127.0.0.1:9000"}
+
+
+def settings_for(backend: str, data_dir: Path, models: str) -> Settings:
+    base = Settings()
+    values: dict[str, object] = {"data_dir": data_dir, "es_url": None, "s3_endpoint": None}
+    if models == "starter":
+        values["models"] = "starter"
+    else:
+        values |= {"models": "pretrained", "detector_weights": "yolo11n.yaml", "embedder_pretrained": False,
+                   "detector_confidence": 0.0001, "detector_max_objects": 4, "detector_min_box_side": 0}  # fmt: skip
+    if backend == "servers":
+        run = f"bench-ingest-{uuid.uuid4().hex[:10]}"
+        values |= {"es_url": base.es_url or DEV_SERVICES["es_url"],
+                   "s3_endpoint": base.s3_endpoint or DEV_SERVICES["s3_endpoint"], "es_index_alias": run,
+                   "s3_bucket_originals": f"{run}-o", "s3_bucket_thumbnails": f"{run}-t"}  # fmt: skip
+    return base.model_copy(update=values)
+
+
+def one_pass(backend: str, overlapped: bool, images: list[bytes], pipeline: Pipeline, models: str) -> float:
+    """Images/s of one ingest of every image into a fresh store."""
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
+        settings = settings_for(backend, Path(folder), models)
+        core = open_core(settings, pipeline)
+        try:
+            ingestor = Ingestor(pipeline, core.index, core.blobs, writes_ahead=WRITES_AHEAD if overlapped else 0)
+            sources = [(f"bench:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
+            started = time.perf_counter()
+            failed = [
+                name for name, outcome in ingestor.ingest_many(sources, (), BATCH) if isinstance(outcome, Exception)
+            ]
+            seconds = time.perf_counter() - started
+            if failed or core.index.image_count() != len(images):
+                raise SystemExit(f"{backend}: {len(failed)} images failed, {core.index.image_count()} indexed")
+        finally:
+            core.close()
+            if backend == "servers":
+                with elasticsearch_client(settings) as client:
+                    drop_es_alias(client, settings.es_index_alias)
+                drop_buckets(minio_client(settings), [settings.s3_bucket_originals, settings.s3_bucket_thumbnails])
+    return len(images) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=400)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--models", choices=["starter", "real"], default="starter")
+    args = parser.parse_args()
+    console = Console()
+    images = generated_jpegs(args.images, seed=5)
+    with tempfile.TemporaryDirectory() as folder:
+        pipeline = build_pipeline(settings_for("embedded", Path(folder), args.models))
+        pipeline.load()
+    console.print(f"{args.images} images, batches of {BATCH}, model {pipeline.model_id}; warming up")
+    one_pass("embedded", True, images[:16], pipeline, args.models)
+    best: dict[tuple[str, bool], float] = {}
+    for repeat in range(args.repeats):
+        for overlapped in (True, False):
+            for backend in ("embedded", "servers") if repeat % 2 == 0 else ("servers", "embedded"):
+                rate = one_pass(backend, overlapped, images, pipeline, args.models)
+                best[backend, overlapped] = max(best.get((backend, overlapped), 0.0), rate)
+                console.print(f"  pass {repeat + 1}: {backend:8} {'overlapped' if overlapped else 'inline':10} "
+                              f"{rate:.2f} images/s")  # fmt: skip
+    table = Table(title=f"ingest images/s, best of {args.repeats} ({args.models} models)")
+    for column in ("writes", "embedded", "Elasticsearch + MinIO", "ES / embedded"):
+        table.add_column(column, justify="right")
+    for overlapped in (False, True):
+        embedded, servers = best["embedded", overlapped], best["servers", overlapped]
+        label = "overlapped with the next batch (product)" if overlapped else "stored before the next batch"
+        table.add_row(label, f"{embedded:.2f}", f"{servers:.2f}", f"{servers / embedded:.2f}")
+    console.print(table)
+    for backend in ("embedded", "servers"):
+        gain = best[backend, True] / best[backend, False]
+        console.print(f"{backend}: overlapped / inline = {gain:.2f}")
+    ratio = best["servers", True] / best["embedded", True]
+    console.print(f"goal ES / embedded ≥ 0.8 (overlapped): {ratio:.2f} {'met' if ratio >= 0.8 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
