@@ -27,6 +27,9 @@ class AppServices:
         """Load the models and open the stores; fails fast (missing weights, unreachable servers)."""
         # An index of other models is served anyway: reads work, and every search or ingest answers 409.
         core = open_core(settings, pipeline, serve_other_models=True)
+        if settings.model_batch_wait_ms > 0 and settings.model_workers > 1:
+            # Concurrent requests meet in front of each model and share its batch (pipeline.micro_batch).
+            core.pipeline.share_model_batches(settings.model_batch_wait_ms / 1000)
         return cls(
             core=core,
             runner=ModelRunner(settings.model_workers, settings.model_queue),
@@ -38,4 +41,5 @@ class AppServices:
     def close(self) -> None:
         self.runner.shutdown()
         self.downloads.fetcher.close()
+        self.core.pipeline.close()
         self.core.close()

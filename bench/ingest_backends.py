@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--models", choices=["starter", "real"], default="starter")
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=140)
     images = generated_jpegs(args.images, seed=5)
     with tempfile.TemporaryDirectory() as folder:
         pipeline = build_pipeline(settings_for("embedded", Path(folder), args.models))

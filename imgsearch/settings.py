@@ -111,7 +111,10 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(default=256 * 1024, gt=0, description="a JSON request body (URLs, search options)")
     max_header_count: int = Field(default=100, ge=8)
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, description="all request headers together")
-    model_workers: int = Field(default=1, ge=1, description="images processed at once by the API")
+    model_workers: int = Field(default=4, ge=1, description="requests the API works on at once")
+    model_batch_wait_ms: float = Field(
+        default=2.0, ge=0, le=100, description="how long a model call waits for others to share its batch (0: none)"
+    )
     model_queue: int = Field(default=8, ge=0, description="requests that may wait; more get 503")
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     sync_folders: list[Path] = Field(default_factory=list, description="server folders a sync job may read")

@@ -17,6 +17,7 @@ from pipeline.crop import crop_boxes
 from pipeline.decode import DecodedImage, ModelView, decode_image
 from pipeline.errors import ImageRejected
 from pipeline.identity import model_id
+from pipeline.micro_batch import MicroBatcher
 from pipeline.models.detector import Detections, YoloDetector
 from pipeline.models.embedder import TimmEmbedder
 from pipeline.models.runtime import configure_threads, pick_device
@@ -83,6 +84,8 @@ class Pipeline:
         self.embedder = embedder
         # Called as `with stage_timer("decode"): ...` around each stage; the API plugs its metrics in here.
         self.stage_timer = stage_timer
+        self._detect_batchers: dict[bool, MicroBatcher[Image.Image, Detections]] = {}
+        self._embed_batcher: MicroBatcher[Image.Image, np.ndarray] | None = None
 
     @classmethod
     def from_config(cls, config: PipelineConfig) -> Pipeline:
@@ -108,6 +111,35 @@ class Pipeline:
     def dim(self) -> int:
         return self.embedder.dim
 
+    def share_model_batches(self, max_wait_s: float, detector_batch: int = 8, embedder_batch: int = 32) -> None:
+        """From now on, model calls from concurrent threads (the API's workers) share batches, each waiting at
+        most `max_wait_s` for others to join (`pipeline.micro_batch`)."""
+        if self._embed_batcher is not None:
+            return
+        for augment in (False, True):
+            self._detect_batchers[augment] = MicroBatcher(
+                lambda images, augment=augment: self.detector.predict(images, augment=augment),
+                detector_batch, max_wait_s, name="detect-augmented" if augment else "detect",
+            )  # fmt: skip
+        self._embed_batcher = MicroBatcher(lambda crops: list(self.embedder.predict(crops)), embedder_batch,
+                                           max_wait_s, name="embed")  # fmt: skip
+
+    def close(self) -> None:
+        """Stop the batchers' workers (after the calls waiting), if batches were shared."""
+        for batcher in [*self._detect_batchers.values(), *filter(None, [self._embed_batcher])]:
+            batcher.close()
+        self._detect_batchers, self._embed_batcher = {}, None
+
+    def _detections(self, images: list[Image.Image], augment: bool) -> list[Detections]:
+        batcher = self._detect_batchers.get(augment)
+        return batcher(images) if batcher is not None else self.detector.predict(images, augment=augment)
+
+    def _vectors(self, crops: list[Image.Image]) -> np.ndarray:
+        if self._embed_batcher is None:
+            return self.embedder.predict(crops)
+        rows = self._embed_batcher(crops)
+        return np.stack(rows) if rows else np.empty((0, self.dim), dtype=np.float32)
+
     def decode(self, data: bytes) -> DecodedImage:
         with self.stage_timer("decode"):
             return decode_image(data, self.config.limits)
@@ -125,7 +157,7 @@ class Pipeline:
         augment = mode == "all" or (mode == "queries" and for_query)
         with self.stage_timer("detect"):
             views = [image.model_view() for image in images]
-            detections = self.detector.predict([view.image for view in views], augment=augment) if views else []
+            detections = self._detections([view.image for view in views], augment) if views else []
         return [self._keep(image, view, found) for image, view, found in zip(images, views, detections, strict=True)]
 
     def _keep(self, image: DecodedImage, view: ModelView, found: Detections) -> AnalyzedImage:
@@ -140,17 +172,17 @@ class Pipeline:
         """Vectors for arbitrary boxes (original pixels) on an analysed image: a user's drawn region, say."""
         with self.stage_timer("embed"):
             crops = crop_boxes(analyzed.view.image, analyzed.to_view(boxes_xyxy), self.config.crop_margin)
-            return self.embedder.predict(crops)
+            return self._vectors(crops)
 
     def embed_detected(self, analyzed: AnalyzedImage, positions: list[int]) -> np.ndarray:
         """Vectors for some of the image's own detections (0-based among them), cropped where they were found."""
         with self.stage_timer("embed"):
             crops = crop_boxes(analyzed.view.image, analyzed.view_boxes_xyxy[positions], self.config.crop_margin)
-            return self.embedder.predict(crops)
+            return self._vectors(crops)
 
     def embed_whole(self, analyzed: AnalyzedImage) -> np.ndarray:
         with self.stage_timer("embed"):
-            return self.embedder.predict([analyzed.view.image])[0]
+            return self._vectors([analyzed.view.image])[0]
 
     def records(self, analyzed_images: list[AnalyzedImage]) -> list[ImageRecord]:
         """Embed every image and every kept object in shared batches, then assemble one record per image."""
@@ -159,7 +191,7 @@ class Pipeline:
             crops.append(analyzed.view.image)
             crops += crop_boxes(analyzed.view.image, analyzed.view_boxes_xyxy, self.config.crop_margin)
         with self.stage_timer("embed"):
-            vectors = self.embedder.predict(crops)
+            vectors = self._vectors(crops)
         records, offset = [], 0
         for analyzed in analyzed_images:
             count = 1 + len(analyzed.boxes_xyxy)

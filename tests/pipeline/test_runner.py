@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pipeline.errors import ImageRejected, RejectCode
-from pipeline.records import ObjectKind
+from pipeline.records import ImageRecord, ObjectKind
 from pipeline.runner import Pipeline, Processed
 from tests.fixtures import RANDOM_CONFIG, TEST_CONFIG, jpeg_bytes, scene
 from tests.pipeline.conftest import RedDetector
@@ -144,3 +146,35 @@ def test_augment_mode_decides_which_detections_use_test_time_augmentation(
     assert detector.augmented_calls == int(augmented_for_gallery)
     augmenting.detect([photo], for_query=True)
     assert detector.augmented_calls == int(augmented_for_gallery) + int(augmented_for_query)
+
+
+def corners(record: ImageRecord) -> list[tuple[float, float, float, float]]:
+    return [(o.object.box.x1, o.object.box.y1, o.object.box.x2, o.object.box.y2) for o in record.objects]
+
+
+def test_shared_model_batches_answer_each_thread_as_it_would_alone(pipeline: Pipeline) -> None:
+    """Six threads process six images at once through shared batches: each gets its own image's record (the same
+    boxes and, within float noise, vectors as unshared), and the calls met in fewer model batches than calls."""
+    images = [jpeg_bytes(scene(seed=800 + n)) for n in range(6)]
+    alone = [pipeline.process(data) for data in images]
+    shared = Pipeline(pipeline.config, pipeline.detector, pipeline.embedder)
+    shared.share_model_batches(max_wait_s=0.5)
+    start = threading.Barrier(len(images))
+
+    def process(data: bytes):  # type: ignore[no-untyped-def]
+        start.wait(10)
+        return shared.process(data)
+
+    try:
+        with ThreadPoolExecutor(len(images)) as pool:
+            together = list(pool.map(process, images))
+        embed_batches = shared._embed_batcher.batches_run  # type: ignore[union-attr]
+    finally:
+        shared.close()
+    for own, batched in zip(alone, together, strict=True):
+        assert batched.image_id == own.image_id
+        assert [o.object.label for o in batched.objects] == [o.object.label for o in own.objects]
+        np.testing.assert_allclose(corners(batched), corners(own), atol=0.01)
+        np.testing.assert_allclose(np.stack([o.vector for o in batched.objects]),
+                                   np.stack([o.vector for o in own.objects]), atol=1e-4)  # fmt: skip
+    assert embed_batches < len(images)
