@@ -15,7 +15,8 @@ from imgsearch.index.embedded import generations
 from imgsearch.index.embedded.graph import Graph, GraphSettings
 from imgsearch.index.embedded.graph_file import ANN_FILE, ANN_STATE_FILE
 from imgsearch.index.embedded.locks import own_directory
-from imgsearch.index.embedded.search import search_page
+from imgsearch.index.embedded.object_table import ObjectTable
+from imgsearch.index.embedded.search import Sources, search_page
 from imgsearch.index.embedded.store import DB_FILE, Store
 from imgsearch.index.types import (
     BrowsePage,
@@ -76,6 +77,9 @@ class EmbeddedIndex(VectorIndex):
             self._store.write_guard = self._check_not_replaced
         settings = GraphSettings(ef_search_default, connectivity, expansion_add, dtype, save_interval_s)
         self._graph = Graph(data_dir, settings, self._store)
+        self._table = ObjectTable()
+        for image_id, width, height, objects in self._store.object_facts():
+            self._table.add_image(image_id, width, height, objects)
         meta = self._store.meta()
         self._meta = (meta.model_id, meta.dim) if meta else None
         if meta:
@@ -140,6 +144,9 @@ class EmbeddedIndex(VectorIndex):
             added = self._store.add_images(entries, vectors_by_entry, generation)
             if WriteOutcome.CREATED in added.outcomes.values():
                 self._graph.add(generation, added.keys, added.vectors)
+            for document, keys in added.created:
+                self._table.add_image(document.image_id, document.width, document.height,
+                                      zip(keys, document.objects, strict=True))  # fmt: skip
         self._graph.save_if_due()
         return added.outcomes
 
@@ -168,6 +175,7 @@ class EmbeddedIndex(VectorIndex):
             if keys is None:
                 return False
             self._graph.remove(generation, keys)
+            self._table.remove_image(image_id, keys)
         self._graph.save_if_due()
         return True
 
@@ -192,7 +200,7 @@ class EmbeddedIndex(VectorIndex):
             ann = self._graph.ann
             if ann is None or len(ann) == 0:
                 return SearchPage([], None)
-            return search_page(ann, self._store, query, part_vectors)
+            return search_page(Sources(ann, self._table, self._store), query, part_vectors)
 
     @_embedded_call
     def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:

@@ -5,15 +5,13 @@ The graph is asked for more objects than images wanted, doubling while the filte
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 from usearch.index import Index
 
 from imgsearch.index import paging
-from imgsearch.index.embedded.schema import stored_object
+from imgsearch.index.embedded.object_table import ABSENT, ObjectTable
 from imgsearch.index.embedded.store import Store
 from imgsearch.index.types import ImageHit, Match, SearchPage, VectorQuery
 
@@ -31,53 +29,43 @@ class Candidate(NamedTuple):
 
     similarity: float
     image_id: str
-    row: sqlite3.Row
+    key: int
+    position: int  # among its image's objects
 
 
-Filter = Callable[[sqlite3.Row, float], bool]
+class Sources(NamedTuple):
+    """What a search reads: the graph, the objects' facts in memory, and SQLite for tags and labels."""
+
+    ann: Index
+    table: ObjectTable
+    store: Store
 
 
-def object_filter(query: VectorQuery) -> Filter:
-    """The query's filters on one candidate object (Elasticsearch applies the same ones inside nested kNN)."""
-    kinds = {kind.value for kind in query.kinds}
-    labels = set(query.labels)
-    excluded = set(query.exclude_ids)
-    floor = query.min_similarity if query.min_similarity is not None else -np.inf
-
-    def passes(row: sqlite3.Row, similarity: float) -> bool:
-        if row["kind"] not in kinds or (labels and row["label"] not in labels):
-            return False
-        return row["image_id"] not in excluded and similarity >= floor
-
-    return passes
-
-
-def to_match(candidate: Candidate, part: int = 0) -> Match:
-    obj = stored_object(candidate.row)
+def to_match(table: ObjectTable, candidate: Candidate, part: int = 0) -> Match:
+    obj = table.image_object(candidate.key)
     return Match(obj.index, obj.kind, obj.label, obj.box, candidate.similarity, part)
 
 
-def search_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
+def search_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
     """The query's page of images; call with the graph's read lock held, so the page's images are all still there."""
     if len(part_vectors) == 1:
-        return _page(query, _ranked_candidates(ann, store, query, part_vectors[0], paging.wanted(query)), store)
-    return _and_page(ann, store, query, part_vectors)
+        return _page(query, _ranked_candidates(sources, query, part_vectors[0], paging.wanted(query)), sources.table)
+    return _and_page(sources, query, part_vectors)
 
 
-def _page(query: VectorQuery, ranked: list[Candidate], store: Store) -> SearchPage:
+def _page(query: VectorQuery, ranked: list[Candidate], table: ObjectTable) -> SearchPage:
     by_image = _by_image(ranked)
     image_ids = sorted(by_image, key=lambda image_id: (-by_image[image_id][0].similarity, image_id))
     page_ids = image_ids[query.offset : query.offset + query.k]
-    sizes = store.image_sizes(page_ids)
     hits = [
-        ImageHit(image_id, by_image[image_id][0].similarity, *sizes[image_id],
-                 tuple(to_match(candidate) for candidate in by_image[image_id][: query.matches_per_image]))
+        ImageHit(image_id, by_image[image_id][0].similarity, *table.size_of(image_id),
+                 tuple(to_match(table, candidate) for candidate in by_image[image_id][: query.matches_per_image]))
         for image_id in page_ids
     ]  # fmt: skip
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
 
-def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
+def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
     """Images with a match for every part, ranked by the mean of each part's best similarity (as the sum of
     Elasticsearch's nested kNN clauses in a `bool` ranks them).
 
@@ -89,7 +77,7 @@ def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[n
     wanted_images = paging.wanted(query)
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
     while True:
-        found = [_candidates(ann, store, query, vector, count) for vector in part_vectors]
+        found = [_candidates(sources, query, vector, count) for vector in part_vectors]
         per_part = [_by_image(part.ranked) for part in found]
         common = set(per_part[0]).intersection(*per_part[1:])
         score = {image_id: float(np.mean([part[image_id][0].similarity for part in per_part])) for image_id in common}
@@ -100,10 +88,9 @@ def _and_page(ann: Index, store: Store, query: VectorQuery, part_vectors: list[n
             break
         count *= 2
     page_ids = image_ids[query.offset : query.offset + query.k]
-    sizes = store.image_sizes(page_ids)
     hits = [
-        ImageHit(image_id, score[image_id], *sizes[image_id], tuple(
-            to_match(candidate, part_number)
+        ImageHit(image_id, score[image_id], *sources.table.size_of(image_id), tuple(
+            to_match(sources.table, candidate, part_number)
             for part_number, part in enumerate(per_part)
             for candidate in part[image_id][: query.matches_per_image]
         ))
@@ -132,12 +119,12 @@ def _by_image(ranked: list[Candidate]) -> dict[str, list[Candidate]]:
 
 
 def _ranked_candidates(
-    ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, wanted_images: int
+    sources: Sources, query: VectorQuery, query_vector: np.ndarray, wanted_images: int
 ) -> list[Candidate]:
     """Objects passing the filters, best first; widened until enough distinct images or nothing is left."""
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
     while True:
-        found = _candidates(ann, store, query, query_vector, count)
+        found = _candidates(sources, query, query_vector, count)
         if found.exhausted or len({candidate.image_id for candidate in found.ranked}) >= wanted_images:
             return found.ranked
         count *= 2
@@ -152,29 +139,47 @@ class Found(NamedTuple):
     lowest: float
 
 
-def _candidates(ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, count: int) -> Found:
-    """The best `count` objects, those passing the filters best first."""
-    keys, similarities, complete = _nearest(ann, store, query, query_vector, count)
-    key_list: list[int] = keys.tolist()
-    similarity_list = np.clip(similarities.astype(np.float64), -1.0, 1.0).tolist()
-    ranked = passing(key_list, similarity_list, store.object_rows(key_list), object_filter(query))
-    if query.tags:
-        tagged = store.images_with_tags(list({candidate.image_id for candidate in ranked}), query.tags)
-        ranked = [candidate for candidate in ranked if candidate.image_id in tagged]
+def _candidates(sources: Sources, query: VectorQuery, query_vector: np.ndarray, count: int) -> Found:
+    """The best `count` objects, those passing the filters best first (the filters Elasticsearch applies inside
+    nested kNN, as vector operations over the object table)."""
+    keys, similarities, complete = _nearest(sources, query, query_vector, count)
+    table = sources.table
+    keys = keys.astype(np.int64)
+    similarities = np.clip(similarities.astype(np.float64), -1.0, 1.0)
+    slots = table.slots(keys)
+    stored = slots != ABSENT  # a key removed since the graph was searched (or never in the table)
+    safe_keys = np.where(stored, keys, 0)
+    keep = stored & table.kind_mask(query.kinds)[table.kind[safe_keys]]
+    if query.labels:
+        keep &= np.isin(table.label[safe_keys], table.label_codes(query.labels))
+    if query.exclude_ids:
+        keep &= ~np.isin(slots, table.slots_of(query.exclude_ids))
     floor = query.min_similarity
-    below_floor = floor is not None and bool(similarity_list) and similarity_list[-1] < floor
-    ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.row["idx"]))
-    return Found(ranked, complete or below_floor, similarity_list[-1] if similarity_list else -1.0)
+    if floor is not None:
+        keep &= similarities >= floor
+    chosen = np.flatnonzero(keep)
+    image_ids, positions = table.image_ids, table.position[keys[chosen]].tolist()
+    ranked = [Candidate(similarity, image_ids[slot], key, position) for similarity, slot, key, position
+              in zip(similarities[chosen].tolist(), slots[chosen].tolist(), keys[chosen].tolist(), positions,
+                     strict=True)]  # fmt: skip
+    if query.tags:
+        tagged = sources.store.images_with_tags(list({candidate.image_id for candidate in ranked}), query.tags)
+        ranked = [candidate for candidate in ranked if candidate.image_id in tagged]
+    lowest = float(similarities[-1]) if len(similarities) else -1.0
+    below_floor = floor is not None and bool(len(similarities)) and lowest < floor
+    ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.position))
+    return Found(ranked, complete or below_floor, lowest)
 
 
 def _nearest(
-    ann: Index, store: Store, query: VectorQuery, query_vector: np.ndarray, count: int
+    sources: Sources, query: VectorQuery, query_vector: np.ndarray, count: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Keys and similarities, best first, and whether they include every object that could pass the filters."""
     scan_limit = count * EXACT_SCAN_FACTOR
+    ann = sources.ann
     if query.labels:
         # A rare label would make the graph walk widen many times: score its few objects directly instead.
-        label_keys = store.keys_with_labels(query.kinds, query.labels, scan_limit + 1)
+        label_keys = sources.store.keys_with_labels(query.kinds, query.labels, scan_limit + 1)
         if len(label_keys) <= scan_limit:
             keys = np.array(label_keys, dtype=np.uint64)
             stored = np.stack(ann.get(keys, dtype="f32")) if label_keys else np.empty((0, len(query_vector)))
@@ -188,15 +193,3 @@ def _nearest(
     # usearch's beam is max(expansion_search, count): ef_search_default is the floor, num_candidates widens it.
     found = ann.search(query_vector, min(count, size), exact=exact, threads=1)
     return found.keys, 1.0 - found.distances, exact and count >= size
-
-
-def passing(
-    keys: list[int], similarities: list[float], row_by_key: dict[int, sqlite3.Row], passes: Filter
-) -> list[Candidate]:
-    """The candidates whose rows are still stored and pass the filters, in the order given."""
-    candidates = []
-    for key, similarity in zip(keys, similarities, strict=True):
-        row = row_by_key.get(key)
-        if row is not None and passes(row, similarity):
-            candidates.append(Candidate(similarity, row["image_id"], row))
-    return candidates

@@ -36,11 +36,13 @@ class Meta(NamedTuple):
 
 
 class AddedImages(NamedTuple):
-    """What one `add_images` wrote: each image's outcome, and the new objects' keys and vectors for the graph."""
+    """What one `add_images` wrote: each image's outcome, the new objects' keys and vectors for the graph, and each
+    new image with its objects' keys."""
 
     outcomes: dict[str, WriteOutcome]
     keys: list[int]
     vectors: list[np.ndarray]
+    created: list[tuple[ImageDocument, list[int]]]
 
 
 # An image row holds every tag of a JSON list bound in its place (an empty list: any image).
@@ -103,7 +105,7 @@ class Store:
         self, entries: Sequence[IndexEntry], vectors_by_entry: Sequence[np.ndarray], generation: int
     ) -> AddedImages:
         """Insert the images not yet present, stamped with `generation`, which becomes current if any was new."""
-        added = AddedImages({}, [], [])
+        added = AddedImages({}, [], [], [])
         with self._transaction() as db:
             for entry, vectors in zip(entries, vectors_by_entry, strict=True):
                 document = entry.document
@@ -113,14 +115,17 @@ class Store:
                     added.outcomes[document.image_id] = WriteOutcome.DUPLICATE
                     continue
                 db.execute("INSERT INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", image_values(document))
+                own_keys: list[int] = []
                 for obj, vector in zip(document.objects, vectors, strict=True):
                     inserted = db.execute(
                         f"INSERT INTO objects ({OBJECT_COLUMNS}, generation, vector) "
                         "VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         object_values(document.image_id, obj, generation, vector),
                     )
-                    added.keys.append(int(inserted.lastrowid or 0))
+                    own_keys.append(int(inserted.lastrowid or 0))
                     added.vectors.append(vector)
+                added.keys.extend(own_keys)
+                added.created.append((document, own_keys))
                 added.outcomes[document.image_id] = WriteOutcome.CREATED
             if WriteOutcome.CREATED in added.outcomes.values():
                 db.execute("UPDATE meta SET generation = ?", (generation,))
@@ -168,6 +173,25 @@ class Store:
             while rows := cursor.fetchmany(REBUILD_CHUNK_ROWS):
                 keys = np.array([row["key"] for row in rows], dtype=np.uint64)
                 yield keys, np.stack([row_vector(row) for row in rows])
+
+    def object_facts(self) -> Iterator[tuple[str, int, int, list[tuple[int, ImageObject]]]]:
+        """Every image (id, width, height) with its objects and their keys, for the object table."""
+        with self._lock:
+            cursor = self._db.execute(
+                f"SELECT {OBJECT_COLUMNS}, images.width, images.height FROM objects "
+                "JOIN images ON images.id = objects.image_id ORDER BY objects.image_id, objects.idx"
+            )
+            current: tuple[str, int, int] | None = None
+            objects: list[tuple[int, ImageObject]] = []
+            while rows := cursor.fetchmany(REBUILD_CHUNK_ROWS):
+                for row in rows:
+                    if current is None or row["image_id"] != current[0]:
+                        if current is not None:
+                            yield (*current, objects)
+                        current, objects = (row["image_id"], row["width"], row["height"]), []
+                    objects.append((row["key"], stored_object(row)))
+            if current is not None:
+                yield (*current, objects)
 
     # --- reads for the interface --------------------------------------------------------------------------------
 
@@ -262,13 +286,6 @@ class Store:
             (json.dumps(list(image_ids)), json.dumps(list(tags))),
         )
         return {row["id"] for row in rows}
-
-    def image_sizes(self, image_ids: list[str]) -> dict[str, tuple[int, int]]:
-        rows = self._rows(
-            "SELECT id, width, height FROM images WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(image_ids),),
-        )
-        return {row["id"]: (row["width"], row["height"]) for row in rows}
 
     def close(self) -> None:
         with self._lock:

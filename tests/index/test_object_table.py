@@ -1,0 +1,32 @@
+"""The embedded index's in-memory object table: what search reads of each candidate, by graph key."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imgsearch.index.embedded.object_table import ABSENT, ObjectTable
+from imgsearch.index.types import Box, ImageObject, ObjectKind
+
+
+def objects(labels: list[str]) -> list[ImageObject]:
+    whole = ImageObject(0, ObjectKind.IMAGE, "image", 1.0, Box(0, 0, 64, 48))
+    return [whole] + [ImageObject(i + 1, ObjectKind.OBJECT, label, 0.5, Box(i, i, i + 9, i + 9))
+                      for i, label in enumerate(labels)]  # fmt: skip
+
+
+def test_keys_map_to_their_image_and_facts_and_a_removed_image_frees_its_keys() -> None:
+    table = ObjectTable()
+    table.add_image("a", 64, 48, zip([1, 2, 3], objects(["cat", "dog"]), strict=True))
+    table.add_image("b", 32, 24, zip([5000, 5001], objects(["cat"]), strict=True))  # past the first allocation
+    keys = np.array([1, 3, 5001, 4, 10**7])
+    found = [table.image_ids[slot] if slot != ABSENT else None for slot in table.slots(keys).tolist()]
+    assert found == ["a", "a", "b", None, None]
+    assert table.image_object(3) == objects(["cat", "dog"])[2] and table.size_of("b") == (32, 24)
+    wanted = table.kind_mask([ObjectKind.OBJECT])[table.kind[[1, 2]]]
+    assert wanted.tolist() == [False, True]
+    assert np.isin(table.label[[2, 3, 5001]], table.label_codes(["cat", "bird"])).tolist() == [True, False, True]
+
+    table.remove_image("a", [1, 2, 3])
+    assert table.slots(np.array([1, 2, 3])).tolist() == [ABSENT] * 3
+    table.add_image("c", 10, 10, zip([6], objects([]), strict=True))  # takes the freed slot
+    assert table.image_ids[table.slots(np.array([6]))[0]] == "c" and table.slots_of(["a", "c"]).size == 1
