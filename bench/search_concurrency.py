@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
 from scenes import generated_jpegs
@@ -51,9 +52,11 @@ def settings_for(folder: Path, models: str, shared: bool) -> Settings:
 
 
 @contextmanager
-def served(settings: Settings, pipeline: Pipeline) -> Iterator[str]:
-    config = uvicorn.Config(create_app(settings, pipeline), host="127.0.0.1", port=0, log_config=None,
-                            log_level="warning", **server_limits(settings))  # fmt: skip
+def served(settings: Settings, pipeline: Pipeline, app: FastAPI | None = None) -> Iterator[str]:
+    """The API on a random loopback port while inside (`app`: one already made, to reach its state)."""
+    app = app or create_app(settings, pipeline)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="warning",
+                            **server_limits(settings))  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
