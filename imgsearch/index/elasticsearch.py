@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 from elasticsearch.exceptions import GeneralAvailabilityWarning
-from elasticsearch.helpers import streaming_bulk
+from elasticsearch.helpers import pack_dense_vector, streaming_bulk
 
 from imgsearch.errors import BackendUnavailable, IndexReplaced, InvalidRequest, ModelMismatch
 from imgsearch.index import es_documents, paging
@@ -333,13 +333,14 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def search(self, query: VectorQuery) -> SearchPage:
-        part_vectors = self.check_query(query)  # float32: the serializers take numpy arrays
+        part_vectors = self.check_query(query)  # float32, as pack_dense_vector needs
         wanted = paging.wanted(query)
         if len(part_vectors) > 1:
             return self._search_all_parts(query, part_vectors, wanted)
         knn: dict[str, Any] = {
             "field": "objects.vector",
-            "query_vector": part_vectors[0],
+            # Base64 of big-endian float32 (Elasticsearch ≥ 9.3 reads it for float vectors): less to parse.
+            "query_vector": pack_dense_vector(part_vectors[0]),
             "k": wanted,
             "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
             "filter": list(self._filters(query)),
@@ -368,7 +369,7 @@ class ElasticsearchIndex(VectorIndex):
         for number, vector in enumerate(part_vectors):
             knn: dict[str, Any] = {
                 "field": "objects.vector",
-                "query_vector": vector,
+                "query_vector": pack_dense_vector(vector),
                 "k": per_part,
                 "num_candidates": per_part,
                 "filter": filters,
