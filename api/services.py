@@ -27,12 +27,13 @@ class AppServices:
         """Load the models and open the stores; fails fast (missing weights, unreachable servers)."""
         # An index of other models is served anyway: reads work, and every search or ingest answers 409.
         core = open_core(settings, pipeline, serve_other_models=True)
+        runner = ModelRunner(settings.model_workers, settings.model_queue)
         if settings.model_batch_wait_ms > 0 and settings.model_workers > 1:
             # Concurrent requests meet in front of each model and share its batch (pipeline.micro_batch).
-            core.pipeline.share_model_batches(settings.model_batch_wait_ms / 1000)
+            core.pipeline.share_model_batches(settings.model_batch_wait_ms / 1000, company=runner.others_in_progress)
         return cls(
             core=core,
-            runner=ModelRunner(settings.model_workers, settings.model_queue),
+            runner=runner,
             downloads=UrlDownloads(
                 url_fetcher(settings), settings.url_fetch_concurrency, settings.url_fetch_request_timeout_s
             ),

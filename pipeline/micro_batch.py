@@ -2,7 +2,8 @@
 
 A `MicroBatcher` owns one worker thread that runs the model. A caller hands over its own items (one query image,
 a few crops) and blocks until its results come back, in its order. The worker takes the oldest waiting call,
-waits at most `max_wait_s` for more to arrive (never beyond `max_batch` items), runs them as one batch and
+waits at most `max_wait_s` for more to arrive (not at all when no other request is in progress; never beyond
+`max_batch` items), runs them as one batch and
 splits the outputs back. The queue is bounded by its callers: each waits for its answer, so no more calls wait
 than threads call (the API bounds those, answering 503 beyond). A batch that fails is run again one call at a
 time, so one bad input fails only its own call; a call cancelled (its caller timed out) before its batch starts
@@ -37,8 +38,12 @@ class MicroBatcher(Generic[ItemT, ResultT]):
         max_batch: int,
         max_wait_s: float,
         name: str = "micro-batcher",
+        company: Callable[[], int] | None = None,
     ) -> None:
+        """`company`: how many other requests are in progress now and may soon call too; with none, a call runs
+        at once instead of waiting for others that will not come."""
         self._run = run
+        self._company = company
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
         self._waiting: deque[_Call[ItemT, ResultT]] = deque()
@@ -87,7 +92,8 @@ class MicroBatcher(Generic[ItemT, ResultT]):
                 return None
             batch = [self._waiting.popleft()]
             size = len(batch[0].items)
-            deadline = time.monotonic() + self.max_wait_s
+            alone = self._company is not None and self._company() <= len(self._waiting)
+            deadline = time.monotonic() + (0.0 if alone else self.max_wait_s)
             while size < self.max_batch:
                 if not self._waiting:
                     left = deadline - time.monotonic()

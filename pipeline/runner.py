@@ -111,18 +111,25 @@ class Pipeline:
     def dim(self) -> int:
         return self.embedder.dim
 
-    def share_model_batches(self, max_wait_s: float, detector_batch: int = 8, embedder_batch: int = 32) -> None:
+    def share_model_batches(
+        self,
+        max_wait_s: float,
+        detector_batch: int = 8,
+        embedder_batch: int = 32,
+        company: Callable[[], int] | None = None,
+    ) -> None:
         """From now on, model calls from concurrent threads (the API's workers) share batches, each waiting at
-        most `max_wait_s` for others to join (`pipeline.micro_batch`)."""
+        most `max_wait_s` for others to join while `company` says other requests are in progress
+        (`pipeline.micro_batch`)."""
         if self._embed_batcher is not None:
             return
         for augment in (False, True):
             self._detect_batchers[augment] = MicroBatcher(
                 lambda images, augment=augment: self.detector.predict(images, augment=augment),
-                detector_batch, max_wait_s, name="detect-augmented" if augment else "detect",
+                detector_batch, max_wait_s, name="detect-augmented" if augment else "detect", company=company,
             )  # fmt: skip
         self._embed_batcher = MicroBatcher(lambda crops: list(self.embedder.predict(crops)), embedder_batch,
-                                           max_wait_s, name="embed")  # fmt: skip
+                                           max_wait_s, name="embed", company=company)  # fmt: skip
 
     def close(self) -> None:
         """Stop the batchers' workers (after the calls waiting), if batches were shared."""

@@ -101,3 +101,11 @@ def test_a_lone_call_waits_at_most_max_wait_and_close_finishes_waiting_calls() -
     batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         batcher([1])
+
+
+def test_a_call_with_no_company_in_progress_does_not_wait_for_any() -> None:
+    """The wait is a minute here: were it taken, the call would time out after ten seconds."""
+    model = Model()
+    batcher = MicroBatcher(model, max_batch=16, max_wait_s=60.0, company=lambda: 0)
+    assert batcher([3], timeout_s=10) == [6]
+    batcher.close()
