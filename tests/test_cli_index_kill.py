@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,39 +19,14 @@ from imgsearch.jobs import Job, JobState
 from imgsearch.scenebench import SceneConfig, generate
 from imgsearch.settings import REPO_ROOT, Settings
 from imgsearch.storage.base import BlobKind
+from tests.command_environment import command_environment, settings_of
 
 IMAGES = 120
 
 
 @pytest.fixture(params=["embedded", pytest.param("servers", marks=pytest.mark.integration)])
 def environment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The command's settings, as environment variables: the embedded back end, or a throw-away index and
-    buckets on the test servers."""
-    env = {**os.environ, "IMGSEARCH_MODELS": "starter", "IMGSEARCH_TORCH_THREADS": "2",
-           "IMGSEARCH_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
-    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT"):
-        env.pop(name, None)
-    if request.param == "embedded":
-        yield env
-        return
-    server, es, minio = (request.getfixturevalue(name) for name in ("server_settings", "es", "minio"))
-    run = f"test-kill-{uuid.uuid4().hex[:10]}"
-    env |= {"IMGSEARCH_ES_URL": str(server.es_url), "IMGSEARCH_S3_ENDPOINT": str(server.s3_endpoint),
-            "IMGSEARCH_ES_INDEX_ALIAS": run, "IMGSEARCH_S3_BUCKET_ORIGINALS": f"{run}-o",
-            "IMGSEARCH_S3_BUCKET_THUMBNAILS": f"{run}-t"}  # fmt: skip
-    yield env
-    from imgsearch.maintenance import drop_buckets, drop_es_alias
-
-    drop_es_alias(es, run)
-    drop_buckets(minio, [f"{run}-o", f"{run}-t"])
-
-
-def settings_of(env: dict[str, str]) -> Settings:
-    values = {
-        key.removeprefix("IMGSEARCH_").lower(): value for key, value in env.items() if key.startswith("IMGSEARCH_")
-    }
-    # Explicitly none for the embedded run: Settings would otherwise take this process's IMGSEARCH_ES_URL (CI sets it).
-    return Settings.model_validate({"es_url": None, "s3_endpoint": None} | values)
+    yield from command_environment(request, tmp_path, request.param, "test-kill", torch_threads=2)
 
 
 def running_job(settings: Settings, at_least: int, process: subprocess.Popen[bytes]) -> Job:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from imgsearch.search import SearchOptions
 from imgsearch.settings import REPO_ROOT, Settings
 from imgsearch.storage.base import BlobKind
 from imgsearch.storage.filesystem import FilesystemBlobStore
+from tests.command_environment import command_environment, settings_of
 from tests.fixtures import jpeg_bytes, scene
 
 IMAGES = 40
@@ -43,31 +42,7 @@ def photos() -> list[bytes]:
 
 @pytest.fixture(params=["embedded", pytest.param("servers", marks=pytest.mark.integration)])
 def environment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """The old models' settings as environment variables: the embedded back end, or a throw-away alias and
-    buckets on the test servers."""
-    env = {**os.environ, "IMGSEARCH_MODELS": "starter", "IMGSEARCH_TORCH_THREADS": "1",
-           "IMGSEARCH_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
-    for name in ("IMGSEARCH_ES_URL", "IMGSEARCH_S3_ENDPOINT", "IMGSEARCH_CROP_MARGIN"):
-        env.pop(name, None)
-    if request.param == "embedded":
-        yield env
-        return
-    server, es, minio = (request.getfixturevalue(name) for name in ("server_settings", "es", "minio"))
-    run = f"test-reindex-{uuid.uuid4().hex[:10]}"
-    env |= {"IMGSEARCH_ES_URL": str(server.es_url), "IMGSEARCH_S3_ENDPOINT": str(server.s3_endpoint),
-            "IMGSEARCH_ES_INDEX_ALIAS": run, "IMGSEARCH_S3_BUCKET_ORIGINALS": f"{run}-o",
-            "IMGSEARCH_S3_BUCKET_THUMBNAILS": f"{run}-t"}  # fmt: skip
-    yield env
-    from imgsearch.maintenance import drop_buckets, drop_es_alias
-
-    drop_es_alias(es, run)
-    drop_buckets(minio, [f"{run}-o", f"{run}-t"])
-
-
-def settings_of(env: dict[str, str]) -> Settings:
-    values = {key.removeprefix("IMGSEARCH_").lower(): v for key, v in env.items() if key.startswith("IMGSEARCH_")}
-    # Explicitly none for the embedded run: Settings would otherwise take this process's IMGSEARCH_ES_URL (CI sets it).
-    return Settings.model_validate({"es_url": None, "s3_endpoint": None} | values)
+    yield from command_environment(request, tmp_path, request.param, "test-reindex", torch_threads=1)
 
 
 class SearchLoop(threading.Thread):

@@ -36,14 +36,19 @@ def blocked_behind_a_batch(model: Model, batcher: MicroBatcher[int, int], pool: 
     assert model.running.wait(5)
 
 
+def wait_until_waiting(batcher: MicroBatcher[int, int], calls: int) -> None:
+    """Until `calls` calls wait behind the held batch, so that they meet in the next one."""
+    while len(batcher._waiting) < calls:
+        threading.Event().wait(0.01)
+
+
 def test_each_call_gets_its_own_results_in_order_and_waiting_calls_share_a_batch() -> None:
     model = Model()
     batcher = MicroBatcher(model, max_batch=16, max_wait_s=0.0)
     with ThreadPoolExecutor(8) as pool:
         blocked_behind_a_batch(model, batcher, pool)
         calls = [pool.submit(batcher, [n, n + 1, n + 2]) for n in range(0, 15, 3)]
-        while len(batcher._waiting) < len(calls):
-            threading.Event().wait(0.01)
+        wait_until_waiting(batcher, len(calls))
         model.hold.set()
         results = [call.result(10) for call in calls]
     assert results == [[2 * n, 2 * n + 2, 2 * n + 4] for n in range(0, 15, 3)]
@@ -57,8 +62,7 @@ def test_a_batch_never_exceeds_max_batch_items() -> None:
     with ThreadPoolExecutor(8) as pool:
         blocked_behind_a_batch(model, batcher, pool)
         calls = [pool.submit(batcher, [n, n]) for n in range(5)]
-        while len(batcher._waiting) < len(calls):
-            threading.Event().wait(0.01)
+        wait_until_waiting(batcher, len(calls))
         model.hold.set()
         assert [call.result(10) for call in calls] == [[2 * n, 2 * n] for n in range(5)]
     assert max(len(batch) for batch in model.batches) <= 4
@@ -71,8 +75,7 @@ def test_a_bad_input_fails_its_own_call_only() -> None:
     with ThreadPoolExecutor(8) as pool:
         blocked_behind_a_batch(model, batcher, pool)
         good, bad, other = (pool.submit(batcher, items) for items in ([1, 2], [3, -1], [5]))
-        while len(batcher._waiting) < 3:
-            threading.Event().wait(0.01)
+        wait_until_waiting(batcher, 3)
         model.hold.set()
         assert good.result(10) == [2, 4] and other.result(10) == [10]
         with pytest.raises(ValueError, match="negative input"):
