@@ -12,16 +12,18 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
+
+from PIL import Image
 
 from imgsearch.errors import BackendUnavailable
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, WriteOutcome
 from imgsearch.metrics import timed
 from imgsearch.storage.base import BlobKind, BlobStore
-from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, make_thumbnail
+from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_jpeg, thumbnail_pixels
 from pipeline.decode import DecodedImage
 from pipeline.records import ImageRecord
 from pipeline.runner import Pipeline, Processed
@@ -84,7 +86,8 @@ class Ingestor:
         # batch's write.
         writing: deque[_Writing] = deque()
         with ThreadPoolExecutor(max(1, self.writes_ahead), thread_name_prefix="ingest-write") as writer:
-            for batch in _batches(stream, batch_size):
+            for full_batch in _batches(stream, batch_size):
+                batch = [(name, _lightened(item)) for name, item in full_batch]
                 new_ids = set(_first_positions(batch))
                 # The same image in a batch still being written: that write first, so the first copy is stored.
                 while writing and any(new_ids & earlier.new_ids for earlier in writing):
@@ -138,7 +141,7 @@ class Ingestor:
             self.index.check_writable(entry.document.model_id)  # a refusal known before anything is written
         for image in images:
             image_id = image.record.image_id
-            thumbnail = make_thumbnail(image.decoded.image)
+            thumbnail = thumbnail_jpeg(image.decoded.image)  # its pixels are the thumbnail's already
             with timed("storage"):
                 self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
                 self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
@@ -169,6 +172,19 @@ class Ingestor:
             # Another request stored the same bytes first; the blobs are shared (content-addressed).
             return IngestResult(self.index.get(entry.document.image_id) or entry.document, duplicate=True)
         return IngestResult(entry.document, duplicate=False)
+
+
+# What an image already indexed keeps of its pixels while its batch waits: only its id and sizes are read.
+_NO_PIXELS = Image.new("RGB", (1, 1))
+
+
+def _lightened(item: Processed | Exception) -> Processed | Exception:
+    """The item with its full-size pixels (36 MB for a 12 MP photo) replaced by the thumbnail's, or dropped when
+    the image is not stored: batches wait for their writes holding only what those need."""
+    if isinstance(item, Exception):
+        return item
+    pixels = thumbnail_pixels(item.decoded.image) if item.record is not None else _NO_PIXELS
+    return replace(item, decoded=replace(item.decoded, image=pixels))
 
 
 def _first_positions(pending: Batch) -> dict[str, int]:

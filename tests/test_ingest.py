@@ -17,7 +17,7 @@ from imgsearch.ingest import Ingestor, IngestResult
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.thumbnails import THUMBNAIL_MAX_SIDE
 from pipeline.errors import ImageRejected
-from pipeline.runner import Pipeline
+from pipeline.runner import Pipeline, Processed
 from tests.fixtures import jpeg_bytes, scene
 
 Stores = tuple[VectorIndex, BlobStore]
@@ -187,3 +187,29 @@ def test_the_first_copy_of_an_image_is_the_one_stored_when_writes_overlap(
     copy = outcomes["upload:2.jpg"]
     assert isinstance(copy, IngestResult) and copy.duplicate and copy.document.source == "upload:0.jpg"
     assert [getattr(outcome, "duplicate", None) for outcome in outcomes.values()] == [False, False, True, False]
+
+
+def test_batches_wait_for_their_writes_holding_thumbnail_pixels_only(
+    pipeline: Pipeline, stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several batches wait for their writes at once: none of them keeps a photo's full-size pixels."""
+    index, blobs = stores
+    index.ensure(pipeline.model_id, pipeline.dim)
+    ingestor = Ingestor(pipeline, index, blobs)
+    known = jpeg_bytes(scene(1600, 1200, seed=760))
+    ingestor.ingest(known, "upload:known.jpg")
+    held: list[int] = []
+    stored = Ingestor._stored
+
+    def spy(self: Ingestor, pending, tags):  # type: ignore[no-untyped-def]
+        held.extend(max(item.decoded.image.size) for _, item in pending if isinstance(item, Processed))
+        return stored(self, pending, tags)
+
+    monkeypatch.setattr(Ingestor, "_stored", spy)
+    images = [known] + [jpeg_bytes(scene(1600, 1200, seed=761 + n)) for n in range(3)]
+    sources = [(f"upload:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
+    outcomes = [outcome for _, outcome in ingestor.ingest_many(sources, batch_size=2)]
+    assert [getattr(outcome, "duplicate", None) for outcome in outcomes] == [True, False, False, False]
+    assert len(held) == 4 and max(held) <= THUMBNAIL_MAX_SIDE
+    thumbnail = Image.open(io.BytesIO(blobs.get(BlobKind.THUMBNAIL, outcomes[1].document.image_id)))  # type: ignore[union-attr]
+    assert max(thumbnail.size) == THUMBNAIL_MAX_SIDE
