@@ -29,6 +29,7 @@ def _configured(settings: Settings) -> PipelineConfig:
             min_box_side=settings.detector_min_box_side,
             labels=tuple(settings.detector_labels),
             augment=settings.detector_augment,
+            runtime=settings.detector_runtime,
         ),
         embedder=EmbedderConfig(
             model_name=settings.embedder_model,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +42,7 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
         self.device = device
         self.seed = seed
         self._yolo: Any = None
+        self._exported: Any = None  # the ONNX Runtime copy, with `runtime` "onnxruntime"
         self._class_ids: list[int] | None = None
         self._weights_sha256 = ""
         # Ultralytics keeps per-call state on its predictor object: one call at a time.
@@ -65,12 +69,36 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             self._load_checkpoint(self.config.checkpoint)
         self._yolo.model.to(self.device).eval()
         self._weights_sha256 = state_dict_sha256(self._yolo.model)
+        if self.config.runtime == "onnxruntime":
+            self._exported = YOLO(str(self._exported_onnx()), task="detect")
+        elif self.config.runtime != "pytorch":
+            raise ValueError(f"detector runtime {self.config.runtime!r}: choose pytorch or onnxruntime")
         names: dict[int, str] = self._yolo.names
         if self.config.labels:
             unknown = set(self.config.labels) - set(names.values())
             if unknown:
                 raise ValueError(f"detector labels not known to {self.config.weights}: {sorted(unknown)}")
             self._class_ids = [class_id for class_id, name in names.items() if name in self.config.labels]
+
+    def _exported_onnx(self) -> Path:
+        """The network exported to ONNX by ultralytics, cached in the model cache under its weights' sha256 and the
+        input size, with a JSON beside it naming both hashes; a file that does not match them is exported again."""
+        folder = self.cache_dir / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{Path(self.config.weights).stem}-{self._weights_sha256[:16]}-{self.config.image_size}"
+        path, facts_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
+        if path.is_file() and facts_path.is_file():
+            facts = json.loads(facts_path.read_text())
+            if facts.get("weights_sha256") == self._weights_sha256 and facts.get("onnx_sha256") == _sha256(path):
+                return path
+        threads = torch.get_num_threads()
+        with tempfile.TemporaryDirectory(dir=folder) as scratch:  # the exporter writes beside its source or here
+            produced = self._yolo.export(format="onnx", imgsz=self.config.image_size, dynamic=True,
+                                         simplify=False, device="cpu", verbose=False, project=scratch)  # fmt: skip
+            shutil.move(str(produced), path)
+        torch.set_num_threads(threads)
+        facts_path.write_text(json.dumps({"weights_sha256": self._weights_sha256, "onnx_sha256": _sha256(path)}))
+        return path
 
     def _load_checkpoint(self, checkpoint: Path) -> None:
         """A safetensors state dict for the yaml-built model; class names come from the file's metadata."""
@@ -100,7 +128,9 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
         with self._predict_lock:
             # Ultralytics sets torch to cpu_count - 1 threads when it builds its predictor: keep ours.
             threads = torch.get_num_threads()
-            results = self._yolo.predict(
+            # The exported network has no test-time augmentation: an augmented call runs on PyTorch.
+            yolo = self._exported if self._exported is not None and not augment else self._yolo
+            results = yolo.predict(
                 arrays_bgr,
                 imgsz=self.config.image_size,
                 conf=self.config.confidence,
@@ -131,3 +161,7 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             "weights_sha256": self._weights_sha256,
             "image_size": config.image_size,
         }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

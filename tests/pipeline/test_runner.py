@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,3 +181,33 @@ def test_shared_model_batches_answer_each_thread_as_it_would_alone(pipeline: Pip
         np.testing.assert_allclose(np.stack([o.vector for o in batched.objects]),
                                    np.stack([o.vector for o in own.objects]), atol=1e-4)  # fmt: skip
     assert embed_batches < len(images)
+
+
+def test_the_onnxruntime_detector_finds_the_boxes_pytorch_finds_and_reuses_its_checked_export(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """Exported once into the model cache under the weights' hash; a tampered file is exported again."""
+    config = replace(
+        TEST_CONFIG, model_cache_dir=tmp_path, detector=replace(TEST_CONFIG.detector, runtime="onnxruntime")
+    )
+    exported = Pipeline.from_config(config)
+    exported.load()
+    assert exported.model_id == pipeline.model_id  # the same boxes: the same model id
+    images = [pipeline.decode(jpeg_bytes(scene(seed=820 + n))).model_view().image for n in range(4)]
+    own_detections = pipeline.detector.predict(images)
+    assert sum(len(found.labels) for found in own_detections) > 0  # boxes to compare
+    for own, onnx in zip(own_detections, exported.detector.predict(images), strict=True):
+        assert onnx.labels == own.labels
+        np.testing.assert_allclose(onnx.boxes_xyxy, own.boxes_xyxy, atol=0.05)
+        np.testing.assert_allclose(onnx.scores, own.scores, atol=1e-4)
+    (onnx_file,) = (tmp_path / "exports").glob("*.onnx")
+    first_export = onnx_file.stat().st_mtime_ns
+    reloaded = Pipeline.from_config(config)
+    reloaded.load()
+    assert onnx_file.stat().st_mtime_ns == first_export  # reused, its hashes matching
+    onnx_file.write_bytes(onnx_file.read_bytes() + b"\0")
+    Pipeline.from_config(config).load()
+    assert (
+        json.loads(onnx_file.with_suffix(".json").read_text())["onnx_sha256"]
+        == hashlib.sha256(onnx_file.read_bytes()).hexdigest()
+    )
