@@ -50,8 +50,9 @@ def image_numbers(index: EmbeddedIndex, vector_count: int) -> np.ndarray:
     """Image number by object key: objects were added in image order, five each, keys counting from 1."""
     image_of_key = (np.arange(vector_count + 1) - 1) // OBJECTS_PER_IMAGE
     sample = np.random.default_rng(0).integers(1, vector_count + 1, 100).tolist()
-    rows = index._store.object_rows(sample)
-    assert all(int(rows[key]["image_id"], 16) == image_of_key[key] for key in sample)
+    table = index._table  # checked against the index's own object table, not assumed
+    slots = table.slots(np.array(sample)).tolist()
+    assert all(int(table.image_ids[slot], 16) == image_of_key[key] for key, slot in zip(sample, slots, strict=True))
     return image_of_key
 
 

@@ -23,6 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
+from bench_models import model_settings
 from rich.console import Console
 from rich.table import Table
 from scenes import generated_jpegs
@@ -42,11 +43,7 @@ DEV_SERVICES = {"es_url": "http://127.0.0.1:9200", "s3_endpoint": "127.0.0.1:900
 def settings_for(backend: str, data_dir: Path, models: str) -> Settings:
     base = Settings()
     values: dict[str, object] = {"data_dir": data_dir, "es_url": None, "s3_endpoint": None}
-    if models == "starter":
-        values["models"] = "starter"
-    else:
-        values |= {"models": "pretrained", "detector_weights": "yolo11n.yaml", "embedder_pretrained": False,
-                   "detector_confidence": 0.0001, "detector_max_objects": 4, "detector_min_box_side": 0}  # fmt: skip
+    values |= model_settings(models)
     if backend == "servers":
         run = f"bench-ingest-{uuid.uuid4().hex[:10]}"
         values |= {"es_url": base.es_url or DEV_SERVICES["es_url"],

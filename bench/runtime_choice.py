@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_models import model_settings
 from PIL import Image
 from rich.console import Console
 from rich.table import Table
@@ -69,13 +70,8 @@ class Result:
 
 
 def pipeline_for(models: str, cache: Path) -> Pipeline:
-    values: dict[str, object] = {"data_dir": cache, "es_url": None, "s3_endpoint": None}
-    if models == "starter":
-        values["models"] = "starter"
-    else:
-        # Random weights: a near-zero threshold makes the detector return boxes to compare.
-        values |= {"models": "pretrained", "detector_weights": "yolo11n.yaml", "embedder_pretrained": False,
-                   "detector_confidence": 0.01}  # fmt: skip
+    # The NMS comparison keeps every box over the threshold: 0.01 leaves enough to compare, not thousands.
+    values = {"data_dir": cache, "es_url": None, "s3_endpoint": None} | model_settings(models, detector_confidence=0.01)
     pipeline = build_pipeline(Settings().model_copy(update=values))
     pipeline.load()
     return pipeline

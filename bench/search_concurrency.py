@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import uvicorn
+from bench_models import model_settings
 from fastapi import FastAPI
 from rich.console import Console
 from rich.table import Table
@@ -43,11 +44,7 @@ CLIENTS = (1, 4, 8)
 def settings_for(folder: Path, models: str, shared: bool) -> Settings:
     values: dict[str, object] = {"data_dir": folder, "es_url": None, "s3_endpoint": None, "model_queue": 16,
                                  "model_workers": 4 if shared else 1}  # fmt: skip
-    if models == "starter":
-        values["models"] = "starter"
-    else:
-        values |= {"models": "pretrained", "detector_weights": "yolo11n.yaml", "embedder_pretrained": False,
-                   "detector_confidence": 0.0001, "detector_max_objects": 4, "detector_min_box_side": 0}  # fmt: skip
+    values |= model_settings(models)
     return Settings().model_copy(update=values)
 
 

@@ -19,7 +19,7 @@ from imgsearch.index import es_documents, paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
-from imgsearch.index.es_generations import index_name_for, versioned_indices
+from imgsearch.index.es_generations import index_name_for
 from imgsearch.index.es_mapping import images_index_body
 from imgsearch.index.types import (
     BrowsePage,
@@ -135,11 +135,6 @@ class ElasticsearchIndex(VectorIndex):
             # Writes still on their way to the old index from a process that opened it fail from now on, so one
             # last look at it (the re-index's catch-up) sees everything it will ever hold.
             self.client.indices.add_block(index=old_index, block="write")
-
-    @es_call
-    def versioned_indices(self) -> list[str]:
-        """Every index this alias has had or is being built for."""
-        return versioned_indices(self.client, self.alias)
 
     @es_call
     def drop_index(self, name: str) -> None:

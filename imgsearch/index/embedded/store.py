@@ -265,12 +265,6 @@ class Store:
 
     # --- reads for search ---------------------------------------------------------------------------------------
 
-    def object_rows(self, keys: list[int]) -> dict[int, sqlite3.Row]:
-        rows = self._rows(
-            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(keys),)
-        )
-        return {row["key"]: row for row in rows}
-
     def keys_with_labels(self, kinds: Sequence[ObjectKind], labels: Sequence[str], limit: int) -> list[int]:
         rows = self._rows(
             "SELECT key FROM objects WHERE kind IN (SELECT value FROM json_each(?)) "
