@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     detector_max_objects: int = Field(default=20, ge=0)
     detector_min_box_side: float = Field(default=16.0, ge=0)
     detector_labels: list[str] = Field(default_factory=list, description="allow-list; empty keeps every label")
-    detector_runtime: Literal["pytorch", "onnxruntime"] = Field(
-        default="pytorch", description="onnxruntime: the network exported by ultralytics (equal boxes, 1.4x yolo11n)"
+    detector_runtime: Literal["auto", "pytorch", "onnxruntime"] = Field(
+        default="auto",
+        description="auto: onnxruntime on a CPU (equal boxes, 1.4x yolo11n), pytorch on a GPU or the starter models",
     )
     detector_augment: Literal["none", "queries", "all"] = Field(
         default="none", description="test-time augmentation for query images or all images: about 3x detection time"

@@ -37,6 +37,9 @@ def with_starter_models(config: PipelineConfig, recommended: Collection[str] = (
             checkpoint=STARTER_DIR / detector["file"],
             image_size=int(detector["training"]["image_size"]),
             labels=(),
+            # Measured (bench/runtime_choice.py, README): its small network gains nothing under ONNX Runtime
+            # through the whole predictor (94 -> 89 images/s), so "auto" keeps it on PyTorch.
+            runtime="pytorch" if config.detector.runtime == "auto" else config.detector.runtime,
             **chosen,
         ),
         embedder=EmbedderConfig(

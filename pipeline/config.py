@@ -29,6 +29,7 @@ class DetectorConfig:
     class_agnostic_nms: bool = True
     # "onnxruntime": the same network exported to ONNX by ultralytics (equal boxes, so the same model id), which
     # bench/runtime_choice.py measured faster at the real architecture; test-time augmentation stays on PyTorch.
+    # "auto": onnxruntime on a CPU (its package here is the CPU build), pytorch on a GPU or if the export fails.
     runtime: str = "pytorch"
     # Ultralytics test-time augmentation (detection also on a flipped and on down-scaled copies, about 3x the time),
     # for query images only or for every image. Queries often show their object larger than the gallery does.

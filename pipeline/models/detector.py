@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shutil
 import tempfile
 import threading
@@ -19,6 +20,8 @@ from pipeline.config import DetectorConfig
 from pipeline.models import offline
 from pipeline.models.base import Model
 from pipeline.models.runtime import state_dict_sha256
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,16 +72,28 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             self._load_checkpoint(self.config.checkpoint)
         self._yolo.model.to(self.device).eval()
         self._weights_sha256 = state_dict_sha256(self._yolo.model)
-        if self.config.runtime == "onnxruntime":
-            self._exported = YOLO(str(self._exported_onnx()), task="detect")
-        elif self.config.runtime != "pytorch":
-            raise ValueError(f"detector runtime {self.config.runtime!r}: choose pytorch or onnxruntime")
+        self._exported = self._exported_yolo(YOLO)
         names: dict[int, str] = self._yolo.names
         if self.config.labels:
             unknown = set(self.config.labels) - set(names.values())
             if unknown:
                 raise ValueError(f"detector labels not known to {self.config.weights}: {sorted(unknown)}")
             self._class_ids = [class_id for class_id, name in names.items() if name in self.config.labels]
+
+    def _exported_yolo(self, yolo_class: Any) -> Any:
+        """The ONNX Runtime copy the configured runtime asks for, or None to run on PyTorch."""
+        runtime = self.config.runtime
+        if runtime not in ("auto", "pytorch", "onnxruntime"):
+            raise ValueError(f"detector runtime {runtime!r}: choose auto, pytorch or onnxruntime")
+        if runtime == "pytorch" or (runtime == "auto" and self.device.type != "cpu"):
+            return None
+        try:
+            return yolo_class(str(self._exported_onnx()), task="detect")
+        except Exception as error:  # auto only: a failed export (read-only cache, exporter error) keeps PyTorch
+            if runtime == "onnxruntime":
+                raise
+            logger.warning("detector export to ONNX failed, running it on PyTorch: %s", error)
+            return None
 
     def _exported_onnx(self) -> Path:
         """The network exported to ONNX by ultralytics, cached in the model cache under its weights' sha256 and the
