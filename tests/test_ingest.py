@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 from PIL import Image
 
+from imgsearch.batch_store import BatchStore
 from imgsearch.errors import BackendUnavailable, ModelMismatch
 from imgsearch.index.base import VectorIndex
 from imgsearch.ingest import Ingestor, IngestResult
@@ -199,13 +200,13 @@ def test_batches_wait_for_their_writes_holding_thumbnail_pixels_only(
     known = jpeg_bytes(scene(1600, 1200, seed=760))
     ingestor.ingest(known, "upload:known.jpg")
     held: list[int] = []
-    stored = Ingestor._stored
+    stored = BatchStore.stored
 
-    def spy(self: Ingestor, pending, tags):  # type: ignore[no-untyped-def]
+    def spy(self: BatchStore, pending, tags):  # type: ignore[no-untyped-def]
         held.extend(max(item.decoded.image.size) for _, item in pending if isinstance(item, Processed))
         return stored(self, pending, tags)
 
-    monkeypatch.setattr(Ingestor, "_stored", spy)
+    monkeypatch.setattr(BatchStore, "stored", spy)
     images = [known] + [jpeg_bytes(scene(1600, 1200, seed=761 + n)) for n in range(3)]
     sources = [(f"upload:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
     outcomes = [outcome for _, outcome in ingestor.ingest_many(sources, batch_size=2)]
