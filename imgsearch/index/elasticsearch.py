@@ -109,7 +109,7 @@ class ElasticsearchIndex(VectorIndex):
         body = images_index_body(self.mappings_dir, dim, model_id)
         body["aliases"] = {self.alias: {"is_write_index": True}}
         try:
-            self.client.indices.create(index=index_name_for(self.alias), **body)
+            self.client.indices.create(index=index_name_for(self.alias, first=True), **body)
         except ApiError as error:
             if error.status_code != 400 or "already_exists" not in str(error):
                 raise

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 1
 
 
-def index_name_for(alias: str) -> str:
-    return f"{alias}-v{SCHEMA_VERSION}-{datetime.now(UTC).strftime('%Y%m%d%H%M%S%f')}"
+def index_name_for(alias: str, first: bool = False) -> str:
+    """A new versioned index: stamped with the time, or, for the alias's `first` one, with zeros, so that processes
+    creating it at the same moment (Ray actors, API replicas) agree on one name and only one create succeeds."""
+    stamp = "0" * 20 if first else datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    return f"{alias}-v{SCHEMA_VERSION}-{stamp}"
 
 
 def versioned_indices(client: Elasticsearch, alias: str) -> list[str]:
