@@ -8,7 +8,7 @@ import sys
 from urllib.parse import urlsplit
 
 from imgsearch.devservices.elasticsearch import ES_VERSION, ElasticsearchService
-from imgsearch.devservices.layout import Layout, default_home
+from imgsearch.devservices.layout import Layout, default_home, default_state
 from imgsearch.devservices.minio import MINIO_VERSION, MinioService
 from imgsearch.settings import Settings
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/services", description=__doc__)
     parser.add_argument("action", choices=["up", "down", "status", "install"])
     args = parser.parse_args(argv)
-    layout = Layout(default_home())
+    layout = Layout(default_home(), default_state())
     layout.create()
     es, minio = build_services(Settings(), layout)
     try:

@@ -51,7 +51,8 @@ class ElasticsearchService:
         return process.http_ok(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s")
 
     def install(self) -> None:
-        """Fetch the zip with Maven and unpack it once; later calls reuse the cache."""
+        """Fetch the zip with Maven and unpack it once, and make sure of a JDK; later calls reuse both."""
+        jdk.ensure_jdk()
         if (self.install_dir / "bin" / "elasticsearch").is_file():
             return
         if shutil.which("mvn") is None:

@@ -21,9 +21,17 @@ def default_home() -> Path:
     return cache_root / "imgsearch-services"
 
 
+def default_state() -> Path | None:
+    """`IMGSEARCH_SERVICES_STATE`: where the servers keep data, logs and pid files, when not under the home (the
+    test command's loopback-only namespace runs its own servers from the same installs)."""
+    configured = os.environ.get("IMGSEARCH_SERVICES_STATE")
+    return Path(configured).expanduser().resolve() if configured else None
+
+
 @dataclass(frozen=True)
 class Layout:
     home: Path
+    state: Path | None = None  # data, logs and pid files; None: under home
 
     @property
     def downloads(self) -> Path:
@@ -35,18 +43,19 @@ class Layout:
 
     @property
     def data(self) -> Path:
-        return self.home / "data"
+        return (self.state or self.home) / "data"
 
     @property
     def logs(self) -> Path:
-        return self.home / "logs"
+        return (self.state or self.home) / "logs"
 
     @property
     def run(self) -> Path:
-        return self.home / "run"
+        return (self.state or self.home) / "run"
 
     def create(self) -> None:
         for folder in (self.home, self.downloads, self.bin, self.data, self.logs, self.run):
             folder.mkdir(parents=True, exist_ok=True)
-        # Elasticsearch's unprivileged user must be able to walk into the home folder.
-        self.home.chmod(0o755)
+        # Elasticsearch's unprivileged user must be able to walk into the home and state folders.
+        for folder in {self.home, self.state or self.home}:
+            folder.chmod(0o755)
