@@ -19,8 +19,7 @@ from imgsearch.metrics import timed
 from imgsearch.storage.base import BlobKind, BlobStore
 from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_jpeg
 from pipeline.decode import DecodedImage
-from pipeline.records import ImageRecord
-from pipeline.runner import Processed
+from pipeline.records import ImageRecord, Processed
 
 log = logging.getLogger(__name__)
 

@@ -141,18 +141,6 @@ def _gone(owner: str) -> bool:
 def bucket_sources(client: Minio, bucket: str, prefix: str) -> list[Source]:
     """Readers for every image-looking object under the prefix (listed up front, so the job knows its total)."""
 
-    def reader(key: str) -> Callable[[], bytes]:
-        def read() -> bytes:
-            with minio_outages():
-                response = client.get_object(bucket, key)
-                try:
-                    return response.read()
-                finally:
-                    response.close()
-                    response.release_conn()
-
-        return read
-
     with minio_outages():
         if not client.bucket_exists(bucket):
             raise NotFound(f"no bucket {bucket}")
@@ -161,7 +149,20 @@ def bucket_sources(client: Minio, bucket: str, prefix: str) -> list[Source]:
             for item in client.list_objects(bucket, prefix=prefix or None, recursive=True)
             if item.object_name and item.object_name.lower().endswith(IMAGE_SUFFIXES)
         ]
-    return [(f"s3://{bucket}/{key}", reader(key)) for key in keys]
+    return [(f"s3://{bucket}/{key}", object_reader(client, bucket, key)) for key in keys]
+
+
+def object_reader(client: Minio, bucket: str, key: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with minio_outages():
+            response = client.get_object(bucket, key)
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+    return read
 
 
 def folder_sources(folder: str, allowed_roots: list[Path]) -> list[Source]:

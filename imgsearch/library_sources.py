@@ -15,7 +15,7 @@ from pathlib import Path
 from minio import Minio
 
 from imgsearch.errors import InvalidRequest
-from imgsearch.jobs import Source, bucket_sources
+from imgsearch.jobs import Source, bucket_sources, object_reader
 from imgsearch.url_fetch import UrlFetcher
 from pipeline.decode import SIGNATURE_BYTES, looks_like_an_image
 
@@ -44,6 +44,21 @@ def list_sources(
         else:
             _add_local(Path(argument), listing)
     return listing
+
+
+def read_source(name: str, buckets: Minio | None, fetcher: UrlFetcher | None) -> bytes:
+    """A listed source's bytes by its name alone (`file://…`, `s3://bucket/key`, a URL), for engines whose workers
+    get names rather than the readers a listing holds."""
+    if name.startswith("file://"):
+        return Path(name.removeprefix("file://")).read_bytes()
+    if name.startswith("s3://"):
+        if buckets is None:
+            raise InvalidRequest(f"{name}: no MinIO/S3 is configured (IMGSEARCH_S3_ENDPOINT)")
+        bucket, _, key = name.removeprefix("s3://").partition("/")
+        return object_reader(buckets, bucket, key)()
+    if name.startswith(("http://", "https://")) and fetcher is not None:
+        return fetcher.fetch(name).data
+    raise InvalidRequest(f"{name}: not a source this worker can read")
 
 
 def _bucket(argument: str, buckets: Minio | None) -> list[Source]:

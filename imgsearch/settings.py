@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     decode_workers: int = Field(default=2, ge=1)
     seed: int = 0
 
+    # Bulk indexing on Ray (`imgsearch index --engine ray`): see README "At scale".
+    ray_address: str | None = Field(default=None, description="a Ray cluster (ray://host:10001 or host:6379)")
+    ray_actor_cpus: float = Field(default=1.0, gt=0, description="CPUs per model copy (its torch threads)")
+    ray_actor_gpus: float = Field(default=0.0, ge=0, description="GPUs per model copy (num_gpus; 0 on CPUs)")
+    ray_actors: int | None = Field(default=None, ge=1, description="model copies; unset: as the cluster's CPUs allow")
+    ray_writers: int = Field(default=1, ge=1, description="writer actors, each storing 4 batches at once")
+
     # HTTP server.
     host: str = "127.0.0.1"
     port: Port = 8000
@@ -138,6 +145,8 @@ class Settings(BaseSettings):
         "embedder_checkpoint",
         "detector_checkpoint",
         "torch_threads",
+        "ray_address",
+        "ray_actors",
         mode="before",
     )
     @classmethod

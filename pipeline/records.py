@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pipeline.decode import DecodedImage
 
 
 class ObjectKind(StrEnum):
@@ -83,3 +87,14 @@ class ImageRecord:
     @property
     def detected(self) -> list[ObjectRecord]:
         return [obj for obj in self.objects if obj.object.kind is ObjectKind.OBJECT]
+
+
+@dataclass(frozen=True)
+class Processed:
+    """One streamed image: its bytes, the decoded image, and its record (None when `keep` skipped the models).
+
+    Here rather than beside the pipeline, so that a process storing results (a Ray writer) needs no torch."""
+
+    data: bytes
+    decoded: DecodedImage
+    record: ImageRecord | None

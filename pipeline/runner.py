@@ -21,25 +21,17 @@ from pipeline.micro_batch import MicroBatcher
 from pipeline.models.detector import Detections, YoloDetector
 from pipeline.models.embedder import TimmEmbedder
 from pipeline.models.runtime import configure_threads, pick_device
-from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind, ObjectRecord
+from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind, ObjectRecord, Processed
 from pipeline.stream import batched, ordered_prefetch
 
 KeyT = TypeVar("KeyT")
+__all__ = ["AnalyzedImage", "Detector", "Pipeline", "Processed"]
 
 
 class Detector(Protocol):
     def load(self) -> None: ...
     def predict(self, inputs: list[Image.Image], augment: bool = False) -> list[Detections]: ...
     def describe(self) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class Processed:
-    """One streamed image: its bytes, the decoded image, and its record (None when `keep` skipped the models)."""
-
-    data: bytes
-    decoded: DecodedImage
-    record: ImageRecord | None
 
 
 @dataclass(frozen=True)

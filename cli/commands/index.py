@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, redirect_stdout
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,9 +25,11 @@ from cli.stop_after_batch import StopAfterBatch
 from imgsearch.connections import url_fetcher
 from imgsearch.core import opened_core
 from imgsearch.errors import InvalidRequest, NotFound
+from imgsearch.ingest import Ingestor, IngestResult
 from imgsearch.job_store import JobStore
-from imgsearch.jobs import HEARTBEAT_S, Job, JobState, save_progress, this_process
+from imgsearch.jobs import HEARTBEAT_S, Job, JobState, Source, save_progress, this_process
 from imgsearch.library_sources import list_sources
+from imgsearch.ray_engine import ray_connected, ray_ingest_many
 from imgsearch.settings import Settings
 
 BATCH_SIZE = 8
@@ -32,12 +37,22 @@ BATCH_SIZE = 8
 
 def run_index(args: argparse.Namespace) -> int:
     settings = Settings()
+    if args.ray_address:
+        settings = settings.model_copy(update={"ray_address": args.ray_address})
     console = Console(stderr=True, soft_wrap=True)  # summary lines stay whole in logs and pipes
-    with opened_core(settings) as core:
+    with opened_core(settings) as core, ExitStack() as stack:
         store = core.jobs.store
         job = _resumed(store, args.resume) if args.resume else _new_job(args)
+        # A resumed job keeps its engine unless told otherwise.
+        engine = args.engine or job.spec.get("engine") or "local"
+        job.spec["engine"] = engine
         fetcher = url_fetcher(settings)
         try:
+            # Connected before the job is recorded as running: a cluster that cannot be reached leaves no trace.
+            if engine == "ray":
+                # Ray prints its cluster's news (a worker died, …) on stdout: stdout is for the --json summary.
+                stack.enter_context(redirect_stdout(sys.stderr))
+                stack.enter_context(ray_connected(settings))
             from_file = job.spec.get("from") or None
             listing = list_sources(json.loads(job.spec["arguments"]), core.buckets, fetcher,
                                    Path(from_file) if from_file else None)  # fmt: skip
@@ -50,8 +65,8 @@ def run_index(args: argparse.Namespace) -> int:
             with StopAfterBatch() as stop, image_progress(console, args.json) as progress:
                 task = progress.add_task("indexing", total=job.total, completed=skipped, objects=0, duplicates=0,
                                          failed=job.failed)  # fmt: skip
-                todo = stop.sources(listing.sources[skipped:])
-                for source, outcome in core.ingestor.ingest_many(todo, job.tags, BATCH_SIZE):
+                outcomes = _outcomes(engine, settings, core.ingestor, listing.sources[skipped:], job.tags, stop)
+                for source, outcome in outcomes:
                     job.record(source, outcome)
                     if isinstance(outcome, Exception):
                         failures.append((source, str(outcome)))
@@ -61,6 +76,8 @@ def run_index(args: argparse.Namespace) -> int:
                     if time.monotonic() - saved_at >= HEARTBEAT_S:
                         save_progress(store, job)
                         saved_at = time.monotonic()
+                    if stop.requested.is_set() and engine == "ray":  # its sources went out at once: stop here
+                        break
             stopped = stop.requested.is_set() and job.done < job.total
         finally:
             fetcher.close()
@@ -72,6 +89,19 @@ def run_index(args: argparse.Namespace) -> int:
         Path(args.errors).write_text("".join(f"{source}\t{message}\n" for source, message in failures))
     _report(summary, job, args.json, console, stopped)
     return 1 if job.failed or stopped else 0
+
+
+def _outcomes(
+    engine: str,
+    settings: Settings,
+    ingestor: Ingestor,
+    sources: list[Source],
+    tags: tuple[str, ...],
+    stop: StopAfterBatch,
+) -> Iterator[tuple[str, IngestResult | Exception]]:
+    if engine == "ray":
+        return ray_ingest_many(settings, [name for name, _ in sources], tags, BATCH_SIZE)
+    return ingestor.ingest_many(stop.sources(sources), tags, BATCH_SIZE)
 
 
 def _new_job(args: argparse.Namespace) -> Job:
@@ -134,6 +164,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--from", dest="from_file", help="a file of paths and URLs, one a line")
     parser.add_argument("--resume", metavar="JOB", help="go on with an interrupted run (its id is in its summary)")
     parser.add_argument("--tag", action="append", help="a tag for every image indexed; repeat for several")
+    parser.add_argument("--engine", choices=["local", "ray"], help="local (default): this process; ray: Ray Data "
+                        "actors on a cluster (needs Elasticsearch; see README, At scale)")  # fmt: skip
+    parser.add_argument("--ray-address", help="the Ray cluster (IMGSEARCH_RAY_ADDRESS); unset: a local Ray")
     parser.add_argument("--json", action="store_true", help="no progress bar; print one summary object")
     parser.add_argument("--errors", help="write every failure to this file (source and message, tab-separated)")
     parser.set_defaults(handler=run_index)
