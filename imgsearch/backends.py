@@ -28,6 +28,7 @@ def build_index(settings: Settings) -> VectorIndex:
             settings.mappings_dir,
             num_candidates=settings.num_candidates,
             owns_client=True,
+            layout=settings.shard_layout,
         )
     from imgsearch.index.embedded import EmbeddedIndex, generations
 
@@ -41,7 +42,8 @@ def build_generations(settings: Settings) -> IndexGenerations:
         from imgsearch.index.es_generations import ElasticsearchGenerations
 
         client = elasticsearch_client(settings)
-        return ElasticsearchGenerations(client, settings.es_index_alias, settings.mappings_dir, owns_client=True)
+        return ElasticsearchGenerations(client, settings.es_index_alias, settings.mappings_dir, owns_client=True,
+                                        layout=settings.shard_layout)  # fmt: skip
     from imgsearch.index.embedded.generations import EmbeddedGenerations
 
     return EmbeddedGenerations(settings.data_dir, ef_search_default=settings.num_candidates)
@@ -60,5 +62,5 @@ def build_job_store(settings: Settings, client: Elasticsearch | None) -> JobStor
     from imgsearch.job_store import ElasticsearchJobStore, SqliteJobStore
 
     if settings.uses_elasticsearch and client is not None:
-        return ElasticsearchJobStore(client, settings.es_index_alias)
+        return ElasticsearchJobStore(client, settings.es_index_alias, settings.shard_layout.replicas)
     return SqliteJobStore(settings.data_dir / "jobs.sqlite3")

@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch, NotFoundError
 
 from imgsearch.errors import BackendUnavailable, outages_translated
 from imgsearch.index.es_errors import es_call
+from imgsearch.index.es_mapping import ShardLayout
 from imgsearch.jobs import Job
 
 JOBS_INDEX_SUFFIX = "-jobs"
@@ -103,9 +104,11 @@ class SqliteJobStore(JobStore):
 class ElasticsearchJobStore(JobStore):
     """An index beside the images' alias (`<alias>-jobs`), created on first use."""
 
-    def __init__(self, client: Elasticsearch, images_alias: str) -> None:
+    def __init__(self, client: Elasticsearch, images_alias: str, replicas: str = "0-1") -> None:
         self.client = client
         self.index = images_alias + JOBS_INDEX_SUFFIX
+        # The job records stay with the images they describe: as many copies (one shard: they are few).
+        self.layout = ShardLayout(1, replicas)
         self._created = False
 
     def _ensure(self) -> None:
@@ -114,7 +117,7 @@ class ElasticsearchJobStore(JobStore):
         if not self.client.indices.exists(index=self.index):
             try:
                 self.client.indices.create(index=self.index, mappings=JOBS_MAPPING,
-                                           settings={"number_of_shards": 1, "number_of_replicas": 0})  # fmt: skip
+                                           settings=self.layout.index_settings())  # fmt: skip
             except Exception as error:
                 if "already_exists" not in str(error):
                     raise

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from imgsearch.index.es_mapping import REPLICAS_PATTERN, ShardLayout
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -33,6 +35,11 @@ class Settings(BaseSettings):
     es_request_timeout_s: float = Field(default=10.0, gt=0)
     es_max_retries: int = Field(default=2, ge=0, le=10)
     num_candidates: int = Field(default=100, ge=1, le=10_000, description="kNN candidates per shard (ES) / ef")
+    # Of a new index (README "At scale" sizes them); an existing index keeps its own.
+    es_shards: int = Field(default=1, ge=1, le=1024, description="primary shards of a new index")
+    es_replicas: str = Field(
+        default="0-1", pattern=REPLICAS_PATTERN, description="copies of each shard: N, or a range fitted to the nodes"
+    )
     # Search again with the query averaged with its best match (imgsearch/query_expansion.py): a second kNN
     # search for better recall of other views of the same object. A request can turn it off with `expand`.
     query_expansion: bool = True
@@ -160,6 +167,10 @@ class Settings(BaseSettings):
         if endpoint and "://" in endpoint:
             raise ValueError("give host:port without a scheme; use IMGSEARCH_S3_SECURE for https")
         return endpoint or None
+
+    @property
+    def shard_layout(self) -> ShardLayout:
+        return ShardLayout(self.es_shards, self.es_replicas)
 
     @property
     def uses_elasticsearch(self) -> bool:

@@ -20,7 +20,7 @@ from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
 from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
 from imgsearch.index.es_generations import index_name_for
-from imgsearch.index.es_mapping import images_index_body
+from imgsearch.index.es_mapping import ShardLayout, images_index_body
 from imgsearch.index.types import (
     BrowsePage,
     ImageDocument,
@@ -65,8 +65,10 @@ class ElasticsearchIndex(VectorIndex):
         refresh: str | bool = "wait_for",
         owns_client: bool = False,
         index_name: str | None = None,
+        layout: ShardLayout | None = None,
     ) -> None:
         self.client = client
+        self.layout = layout
         self.owns_client = owns_client
         self.alias = alias
         self.mappings_dir = mappings_dir
@@ -106,7 +108,7 @@ class ElasticsearchIndex(VectorIndex):
         self.check_model(model_id)
 
     def _create(self, model_id: str, dim: int) -> None:
-        body = images_index_body(self.mappings_dir, dim, model_id)
+        body = images_index_body(self.mappings_dir, dim, model_id, self.layout)
         body["aliases"] = {self.alias: {"is_write_index": True}}
         try:
             self.client.indices.create(index=index_name_for(self.alias, first=True), **body)
@@ -119,7 +121,7 @@ class ElasticsearchIndex(VectorIndex):
     def create_detached(self, model_id: str, dim: int) -> str:
         """A new empty index for `model_id`, not behind the alias: `imgsearch reindex` fills it, then swaps."""
         name = index_name_for(self.alias)
-        self.client.indices.create(index=name, **images_index_body(self.mappings_dir, dim, model_id))
+        self.client.indices.create(index=name, **images_index_body(self.mappings_dir, dim, model_id, self.layout))
         return name
 
     @es_call

@@ -12,6 +12,7 @@ from elasticsearch import Elasticsearch
 
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.es_errors import es_call
+from imgsearch.index.es_mapping import ShardLayout
 from imgsearch.index.generations import ImageListing, IndexGenerations
 
 if TYPE_CHECKING:
@@ -35,8 +36,16 @@ def versioned_indices(client: Elasticsearch, alias: str) -> list[str]:
 
 
 class ElasticsearchGenerations(IndexGenerations):
-    def __init__(self, client: Elasticsearch, alias: str, mappings_dir: Path, owns_client: bool = False) -> None:
+    def __init__(
+        self,
+        client: Elasticsearch,
+        alias: str,
+        mappings_dir: Path,
+        owns_client: bool = False,
+        layout: ShardLayout | None = None,
+    ) -> None:
         self.client = client
+        self.layout = layout
         self.alias = alias
         self.mappings_dir = mappings_dir
         self.owns_client = owns_client
@@ -45,7 +54,8 @@ class ElasticsearchGenerations(IndexGenerations):
     def _handle(self, name: str | None, refresh: str | bool = "wait_for") -> ElasticsearchIndex:
         from imgsearch.index.elasticsearch import ElasticsearchIndex
 
-        return ElasticsearchIndex(self.client, self.alias, self.mappings_dir, refresh=refresh, index_name=name)
+        return ElasticsearchIndex(self.client, self.alias, self.mappings_dir, refresh=refresh, index_name=name,
+                                  layout=self.layout)  # fmt: skip
 
     def in_use(self) -> str | None:
         return self._aliased.current_index()
