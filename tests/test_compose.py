@@ -45,3 +45,32 @@ def test_env_example_documents_every_variable_compose_reads() -> None:
     example = (REPO_ROOT / ".env.example").read_text()
     for variable in set(re.findall(r"\$\{(IMGSEARCH_[A-Z0-9_]+)", compose_text)):
         assert re.search(rf"^{variable}=", example, re.MULTILINE), variable
+
+
+@pytest.fixture(scope="module")
+def cluster_profile() -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "docker-compose.cluster.yml").read_text())
+
+
+def test_the_multi_node_profile_is_three_nodes_that_find_each_other(
+    compose: dict[str, Any], cluster_profile: dict[str, Any]
+) -> None:
+    services = cluster_profile["services"]
+    nodes = {name: services[name]["environment"] for name in ("elasticsearch", "es02", "es03")}
+    node_names = {name: environment["node.name"] for name, environment in nodes.items()}
+    assert sorted(node_names.values()) == ["es01", "es02", "es03"]
+    for name, environment in nodes.items():
+        assert environment["cluster.name"] == "imgsearch"
+        assert sorted(environment["cluster.initial_master_nodes"].split(",")) == ["es01", "es02", "es03"]
+        assert sorted(environment["discovery.seed_hosts"].split(",")) == sorted(set(nodes) - {name})
+    # The first node is the main file's, turned from single-node into a cluster member.
+    assert compose["services"]["elasticsearch"]["environment"]["discovery.type"] == "single-node"
+    assert nodes["elasticsearch"]["discovery.type"] == "multi-node"
+    for name in ("es02", "es03"):
+        assert services[name]["image"] == compose["services"]["elasticsearch"]["image"]
+        assert services[name]["healthcheck"]["test"]
+        (mount,) = services[name]["volumes"]
+        assert mount.split(":", 1)[0] in cluster_profile["volumes"]
+    api = services["api"]
+    assert set(api["depends_on"]) == {"es02", "es03"}
+    assert api["environment"]["IMGSEARCH_ES_REPLICAS"] == "1"
