@@ -195,6 +195,16 @@ def stored_count(es: Elasticsearch, alias: str) -> int:
     return int(es.count(index=alias)["count"])
 
 
+def started_on_two_nodes(
+    runs: Runs, photos: Path, two_nodes: str
+) -> tuple[dict[str, str], str, subprocess.Popen[bytes]]:
+    """`imgsearch index --engine ray` on the two-node cluster, running: its environment, alias and process."""
+    env = runs.environment()
+    command = index_command(photos, "--engine", "ray", "--ray-address", two_nodes)
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return env, env["IMGSEARCH_ES_INDEX_ALIAS"], process
+
+
 def test_on_two_nodes_a_killed_model_actor_is_replaced_and_nothing_is_stored_twice(
     runs: Runs,
     photos: Path,
@@ -202,10 +212,7 @@ def test_on_two_nodes_a_killed_model_actor_is_replaced_and_nothing_is_stored_twi
     two_nodes: str,
     local_run: tuple[dict[str, Any], dict[str, dict[str, Any]]],
 ) -> None:
-    env = runs.environment()
-    alias = env["IMGSEARCH_ES_INDEX_ALIAS"]
-    command = index_command(photos, "--engine", "ray", "--ray-address", two_nodes)
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, alias, process = started_on_two_nodes(runs, photos, two_nodes)
     actors = wait_for(lambda: len(analyzer_pids()) == 2 and analyzer_pids(), "two model actors", process)
     wait_for(lambda: stored_count(es, alias) > 0, "the first stored images", process)
     os.kill(actors[0], signal.SIGKILL)
@@ -225,10 +232,7 @@ def test_on_two_nodes_a_killed_driver_resumes_where_its_job_stopped(
     two_nodes: str,
     local_run: tuple[dict[str, Any], dict[str, dict[str, Any]]],
 ) -> None:
-    env = runs.environment()
-    alias = env["IMGSEARCH_ES_INDEX_ALIAS"]
-    command = index_command(photos, "--engine", "ray", "--ray-address", two_nodes)
-    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env, alias, process = started_on_two_nodes(runs, photos, two_nodes)
     store = ElasticsearchJobStore(es, alias)
 
     def running_job() -> Any:
