@@ -18,7 +18,7 @@ from imgsearch.errors import BackendUnavailable, IndexReplaced, InvalidRequest, 
 from imgsearch.index import es_documents, paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
-from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason
+from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason, root_type
 from imgsearch.index.es_generations import index_name_for
 from imgsearch.index.es_mapping import ShardLayout, images_index_body
 from imgsearch.index.types import (
@@ -43,6 +43,9 @@ BLOCKED = "cluster_block_exception"
 # A process whose models the index does not hold looks again this often for an alias that `imgsearch reindex`
 # has moved to an index of its models.
 FOLLOW_ALIAS_EVERY_S = 1.0
+# A search answered 404 for a shard, not the index (a node stopping): tried again this often, this far apart.
+SHARD_MOVED_ATTEMPTS = 4
+SHARD_MOVED_PAUSE_S = 0.25
 
 
 class ElasticsearchIndex(VectorIndex):
@@ -392,15 +395,23 @@ class ElasticsearchIndex(VectorIndex):
         return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
 
     def _searched(self, **request: Any) -> Any:
-        try:
-            return self.client.search(index=self._reads, **request)
-        except BadRequestError as error:
-            raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
-        except NotFoundError as error:
-            raise IndexReplaced(
-                f"the index this process opened ({self._reads}) is gone, dropped after `imgsearch reindex`? "
-                "Restart with the configured models"
-            ) from error
+        for attempt in range(SHARD_MOVED_ATTEMPTS):
+            try:
+                return self.client.search(index=self._reads, **request)
+            except BadRequestError as error:
+                raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
+            except NotFoundError as error:
+                if root_type(error) == "index_not_found_exception":
+                    raise IndexReplaced(
+                        f"the index this process opened ({self._reads}) is gone, dropped after `imgsearch reindex`? "
+                        "Restart with the configured models"
+                    ) from error
+                # Another 404 (a shard copy closed while the search ran, as a node stops): the other copy answers
+                # once the cluster has promoted it, a moment later.
+                if attempt == SHARD_MOVED_ATTEMPTS - 1:
+                    raise BackendUnavailable(ELASTICSEARCH, f"HTTP 404: {reason(error)}") from error
+                time.sleep(SHARD_MOVED_PAUSE_S)
+        raise AssertionError("unreachable")
 
     @es_call
     def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:

@@ -21,6 +21,14 @@ def reason(error: ApiError) -> str:
     return str(cause.get("reason") or error.message)
 
 
+def root_type(error: ApiError) -> str:
+    """The innermost error type Elasticsearch names (`index_not_found_exception`, `shard_not_found_exception`)."""
+    info = error.info if isinstance(error.info, dict) else {}
+    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
+    cause = causes[0] if isinstance(causes[0], dict) else {}
+    return str(cause.get("type") or "")
+
+
 def unavailable(error: Exception) -> BackendUnavailable | None:
     """The outage this error means, or None when it is an answer about the request itself."""
     if isinstance(error, EsConnectionError | ConnectionTimeout):
