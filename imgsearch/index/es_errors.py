@@ -13,20 +13,20 @@ ELASTICSEARCH = "Elasticsearch"
 UNAVAILABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-def reason(error: ApiError) -> str:
-    """The innermost reason Elasticsearch gives, without the request echo."""
+def _root_cause(error: ApiError) -> dict[str, object]:
     info = error.info if isinstance(error.info, dict) else {}
     causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
-    cause = causes[0] if isinstance(causes[0], dict) else {}
-    return str(cause.get("reason") or error.message)
+    return causes[0] if isinstance(causes[0], dict) else {}
+
+
+def reason(error: ApiError) -> str:
+    """The innermost reason Elasticsearch gives, without the request echo."""
+    return str(_root_cause(error).get("reason") or error.message)
 
 
 def root_type(error: ApiError) -> str:
     """The innermost error type Elasticsearch names (`index_not_found_exception`, `shard_not_found_exception`)."""
-    info = error.info if isinstance(error.info, dict) else {}
-    causes = info.get("error", {}).get("root_cause") or [info.get("error", {})]
-    cause = causes[0] if isinstance(causes[0], dict) else {}
-    return str(cause.get("type") or "")
+    return str(_root_cause(error).get("type") or "")
 
 
 def unavailable(error: Exception) -> BackendUnavailable | None:
