@@ -86,8 +86,11 @@ def test_searches_keep_their_answers_while_a_node_is_down_and_the_cluster_heals(
     try:
         assert stopped.stop()
         down_at = time.monotonic()
-        health = es.cluster.health(index=concrete, wait_for_status="yellow", timeout="60s")
-        assert health["number_of_nodes"] == NODES - 1
+        # The process has exited, but the master may not have applied its leaving yet: wait for it to.
+        health = es.cluster.health(
+            index=concrete, wait_for_nodes=str(NODES - 1), wait_for_status="yellow", timeout="60s"
+        )
+        assert (health["timed_out"], health["number_of_nodes"]) == (False, NODES - 1)
         deadline = time.monotonic() + 60
         while sum(at > down_at for at, _ in answered) < 20 and time.monotonic() < deadline and not errors:
             time.sleep(0.05)
