@@ -160,6 +160,23 @@ def test_matches_per_image_caps_the_matches(index: EmbeddedIndex) -> None:
     assert all(1 <= len(hit.matches) <= 2 for hit in page.hits)
 
 
+def test_equal_similarities_rank_by_image_id_then_object_position(exact_index: EmbeddedIndex) -> None:
+    """Ties (the same photo's crops stored twice, a re-encoded copy) rank the way Elasticsearch's do, by id."""
+    rng = np.random.default_rng(11)
+    shared = unit_rows(rng, 1)[0]
+    entries = []
+    for number in (7, 3, 9, 1, 5):  # added out of id order, so insertion order cannot pass for id order
+        entry = make_entry(rng, number, detected=3)
+        vectors = entry.vectors.copy()
+        vectors[[3, 1]] = shared  # two objects, later position first in the vectors' order of the graph
+        entries.append(replace(entry, vectors=vectors))
+    exact_index.add(entries)
+    page = exact_index.search(query_for(shared, k=5, matches_per_image=2))
+    assert ranking(page) == [image_id(number) for number in (1, 3, 5, 7, 9)]
+    assert all([match.object_index for match in hit.matches] == [1, 3] for hit in page.hits)
+    assert len({hit.similarity for hit in page.hits}) == 1
+
+
 @pytest.mark.parametrize(
     "filters",
     [

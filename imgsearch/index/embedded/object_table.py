@@ -1,8 +1,9 @@
 """What search needs to know of every object, in memory by graph key: its image, kind, label, position, box, score.
 
 Search reads these for each candidate the graph returns; read from SQLite they cost more than the graph walk
-itself (`bench/embedded_knn.py`). Columns are numpy arrays indexed by key, so filters are vector operations; the
-table is loaded from SQLite on open and changed with every commit, under the graph's write lock.
+itself (`bench/embedded_knn.py`). One structured numpy array holds a row per key, so filters are vector operations
+on the candidates' rows; the table is loaded from SQLite on open and changed with every commit, under the graph's
+write lock.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from imgsearch.index.types import Box, ImageObject, ObjectKind
 KINDS = list(ObjectKind)
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
 ABSENT = -1
+# One 32-byte row per key: a search's candidates are random keys, and reading each one's facts from one cache line
+# instead of one per column cut the work around the graph walk by a third (bench/embedded_knn.py). Field order is
+# the tuple order of `rows[...].tolist()`, which search reads.
+ROW = np.dtype(
+    [("slot", "<i4"), ("kind", "u1"), ("position", "<i2"), ("label", "<i4"), ("score", "<f4"),
+     ("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4")],
+    align=True,
+)  # fmt: skip
+INITIAL_KEYS = 1024
 
 
 class ObjectTable:
     def __init__(self) -> None:
-        self.image_slot = np.full(1024, ABSENT, dtype=np.int32)  # by key: the image's slot, ABSENT if none
-        self.kind = np.zeros(1024, dtype=np.uint8)
-        self.label = np.zeros(1024, dtype=np.int32)
-        self.position = np.zeros(1024, dtype=np.int16)
-        self.score = np.zeros(1024, dtype=np.float32)
-        self.box = np.zeros((1024, 4), dtype=np.float32)
+        # By key. The last row is always absent, so `picked` can clip a key past the end onto it.
+        self.rows = _absent_rows(INITIAL_KEYS)
         self.image_ids: list[str] = []  # by slot
         self.sizes = np.zeros((1024, 2), dtype=np.int32)  # by slot: width, height
         self._slot_of: dict[str, int] = {}
@@ -44,25 +50,25 @@ class ObjectTable:
         self._slot_of[image_id] = slot
         self.sizes[slot] = (width, height)
         for key, obj in objects:
-            self._grow(key + 1)
-            self.image_slot[key] = slot
-            self.kind[key] = KIND_CODE[obj.kind]
-            self.label[key] = self._code(obj.label)
-            self.position[key] = obj.index
-            self.score[key] = obj.score
-            self.box[key] = (obj.box.x1, obj.box.y1, obj.box.x2, obj.box.y2)
+            self._grow(key + 2)
+            box = obj.box
+            self.rows[key] = (slot, KIND_CODE[obj.kind], obj.index, self._code(obj.label), obj.score,
+                              box.x1, box.y1, box.x2, box.y2)  # fmt: skip
 
     def remove_image(self, image_id: str, keys: Sequence[int]) -> None:
         slot = self._slot_of.pop(image_id, None)
         if slot is not None:
             self._free_slots.append(slot)
         if keys:
-            self.image_slot[np.asarray(keys, dtype=np.int64)] = ABSENT
+            self.rows["slot"][np.asarray(keys, dtype=np.int64)] = ABSENT
+
+    def picked(self, keys: np.ndarray) -> np.ndarray:
+        """The rows of these keys, in one gather; a key the table does not hold has slot ABSENT."""
+        return self.rows.take(keys, mode="clip")
 
     def slots(self, keys: np.ndarray) -> np.ndarray:
         """Each key's image slot (ABSENT for a key the table does not hold)."""
-        inside = keys < len(self.image_slot)
-        return np.where(inside, self.image_slot[np.where(inside, keys, 0)], ABSENT)
+        return self.picked(keys)["slot"]
 
     def kind_mask(self, kinds: Iterable[ObjectKind]) -> np.ndarray:
         """By kind code: whether objects of that kind are wanted."""
@@ -81,9 +87,12 @@ class ObjectTable:
         return width, height
 
     def image_object(self, key: int) -> ImageObject:
-        x1, y1, x2, y2 = self.box[key].tolist()
-        return ImageObject(int(self.position[key]), KINDS[self.kind[key]], self.labels[self.label[key]],
-                           float(self.score[key]), Box(x1, y1, x2, y2))  # fmt: skip
+        return self.image_object_of(self.rows[key].tolist())
+
+    def image_object_of(self, row: tuple) -> ImageObject:
+        """The object of a row as `picked(...).tolist()` gives it."""
+        _, kind, position, label, score, x1, y1, x2, y2 = row
+        return ImageObject(position, KINDS[kind], self.labels[label], score, Box(x1, y1, x2, y2))
 
     def _code(self, label: str) -> int:
         code = self._label_code.get(label)
@@ -93,15 +102,17 @@ class ObjectTable:
         return code
 
     def _grow(self, size: int) -> None:
-        if size <= len(self.image_slot):
+        if size <= len(self.rows):
             return
-        self.image_slot = _grown(self.image_slot, size, fill=ABSENT)
-        self.kind, self.label = _grown(self.kind, size), _grown(self.label, size)
-        self.position, self.score, self.box = (
-            _grown(self.position, size),
-            _grown(self.score, size),
-            _grown(self.box, size),
-        )
+        bigger = _absent_rows(max(size, 2 * len(self.rows)))
+        bigger[: len(self.rows)] = self.rows
+        self.rows = bigger
+
+
+def _absent_rows(count: int) -> np.ndarray:
+    rows = np.zeros(count, dtype=ROW)
+    rows["slot"] = ABSENT
+    return rows
 
 
 def _grown(column: np.ndarray, size: int, fill: int = 0) -> np.ndarray:

@@ -5,15 +5,16 @@ The graph is asked for more objects than images wanted, doubling while the filte
 
 from __future__ import annotations
 
+import operator
 from typing import NamedTuple
 
 import numpy as np
 from usearch.index import Index
 
 from imgsearch.index import paging
-from imgsearch.index.embedded.object_table import ABSENT, ObjectTable
+from imgsearch.index.embedded.object_table import ABSENT, KINDS, ObjectTable
 from imgsearch.index.embedded.store import Store
-from imgsearch.index.types import ImageHit, Match, SearchPage, VectorQuery
+from imgsearch.index.types import Box, ImageHit, Match, SearchPage, VectorQuery
 
 # Each image brings several objects and filters drop some, so ask the graph for more objects than images wanted.
 CANDIDATES_PER_IMAGE = 4
@@ -24,13 +25,31 @@ EXACT_SCAN_FACTOR = 8
 ALWAYS_EXACT_BELOW = 4096
 
 
-class Candidate(NamedTuple):
-    """An object that passed the filters; turned into a `Match` only if its image makes the page."""
+class Found(NamedTuple):
+    """One search of the graph: the objects passing the filters, best first (ties by image id, then position), as
+    their similarities and their object-table rows; whether asking for more would add none; and the lowest
+    similarity the graph returned (anything it did not return scores at most that).
 
-    similarity: float
-    image_id: str
-    key: int
-    position: int  # among its image's objects
+    Arrays, not an object per candidate: a page needs objects only for its own images' matches, and building one
+    for each of the ~44 candidates cost more than the graph walk at 384-d (`bench/embedded_knn.py`).
+    """
+
+    similarities: np.ndarray
+    listed: list[float]  # the same similarities, as Python floats
+    rows: np.ndarray  # object_table.ROW
+    exhausted: bool
+    lowest: float
+
+    def by_image(self, per_image: int) -> dict[int, list[int]]:
+        """Image slot -> the positions in `rows` of its first `per_image` candidates; images in ranking order."""
+        grouped: dict[int, list[int]] = {}
+        for number, slot in enumerate(self.rows["slot"].tolist()):
+            numbers = grouped.get(slot)
+            if numbers is None:
+                grouped[slot] = [number]
+            elif len(numbers) < per_image:
+                numbers.append(number)
+        return grouped
 
 
 class Sources(NamedTuple):
@@ -41,28 +60,34 @@ class Sources(NamedTuple):
     store: Store
 
 
-def to_match(table: ObjectTable, candidate: Candidate, part: int = 0) -> Match:
-    obj = table.image_object(candidate.key)
-    return Match(obj.index, obj.kind, obj.label, obj.box, candidate.similarity, part)
-
-
 def search_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
     """The query's page of images; call with the graph's read lock held, so the page's images are all still there."""
     if len(part_vectors) == 1:
-        return _page(query, _ranked_candidates(sources, query, part_vectors[0], paging.wanted(query)), sources.table)
+        return _page(sources.table, query, *_ranked(sources, query, part_vectors[0]))
     return _and_page(sources, query, part_vectors)
 
 
-def _page(query: VectorQuery, ranked: list[Candidate], table: ObjectTable) -> SearchPage:
-    by_image = _by_image(ranked)
-    image_ids = sorted(by_image, key=lambda image_id: (-by_image[image_id][0].similarity, image_id))
-    page_ids = image_ids[query.offset : query.offset + query.k]
+def _page(table: ObjectTable, query: VectorQuery, found: Found, by_image: dict[int, list[int]]) -> SearchPage:
+    ranking = list(by_image)
+    page_slots = ranking[query.offset : query.offset + query.k]
+    numbers = [number for slot in page_slots for number in by_image[slot]]
+    listed = found.listed
+    matches = iter(_matches(table, found.rows[numbers].tolist(), [listed[number] for number in numbers], part=0))
+    image_ids = table.image_ids
     hits = [
-        ImageHit(image_id, by_image[image_id][0].similarity, *table.size_of(image_id),
-                 tuple(to_match(table, candidate) for candidate in by_image[image_id][: query.matches_per_image]))
-        for image_id in page_ids
+        ImageHit(image_ids[slot], listed[by_image[slot][0]], width, height,
+                 tuple(next(matches) for _ in by_image[slot]))
+        for slot, (width, height) in zip(page_slots, table.sizes[page_slots].tolist(), strict=True)
     ]  # fmt: skip
-    return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
+    return SearchPage(hits, paging.next_offset(query, len(ranking) - query.offset))
+
+
+def _matches(table: ObjectTable, rows: list[tuple], similarities: list[float], part: int) -> list[Match]:
+    """Object-table rows (as `tolist` gives them) and their similarities as matches."""
+    labels = table.labels
+    return [Match(position, KINDS[kind], labels[label], Box(x1, y1, x2, y2), similarity, part)
+            for (_, kind, position, label, _, x1, y1, x2, y2), similarity
+            in zip(rows, similarities, strict=True)]  # fmt: skip
 
 
 def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
@@ -76,11 +101,13 @@ def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarra
     """
     wanted_images = paging.wanted(query)
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
+    table = sources.table
     while True:
         found = [_candidates(sources, query, vector, count) for vector in part_vectors]
-        per_part = [_by_image(part.ranked) for part in found]
+        grouped = [part.by_image(query.matches_per_image) for part in found]
+        per_part = [_best_by_image(part, by_image, table) for part, by_image in zip(found, grouped, strict=True)]
         common = set(per_part[0]).intersection(*per_part[1:])
-        score = {image_id: float(np.mean([part[image_id][0].similarity for part in per_part])) for image_id in common}
+        score = {image_id: float(np.mean([part[image_id] for part in per_part])) for image_id in common}
         image_ids = sorted(common, key=lambda image_id: (-score[image_id], image_id))
         if all(part.exhausted for part in found):
             break
@@ -88,87 +115,96 @@ def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarra
             break
         count *= 2
     page_ids = image_ids[query.offset : query.offset + query.k]
-    hits = [
-        ImageHit(image_id, score[image_id], *sources.table.size_of(image_id), tuple(
-            to_match(sources.table, candidate, part_number)
-            for part_number, part in enumerate(per_part)
-            for candidate in part[image_id][: query.matches_per_image]
-        ))
-        for image_id in page_ids
-    ]  # fmt: skip
+    hits = []
+    for image_id, slot in zip(page_ids, table.slots_of(page_ids).tolist(), strict=True):
+        matches = []
+        for part_number, (part, by_image) in enumerate(zip(found, grouped, strict=True)):
+            numbers = by_image[slot]
+            similarities = [part.listed[number] for number in numbers]
+            matches += _matches(table, part.rows[numbers].tolist(), similarities, part_number)
+        hits.append(ImageHit(image_id, score[image_id], *table.size_of(image_id), tuple(matches)))
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
 
-def _best_unsure(found: list[Found], per_part: list[dict[str, list[Candidate]]]) -> float:
+def _best_by_image(found: Found, by_image: dict[int, list[int]], table: ObjectTable) -> dict[str, float]:
+    """Each image's best similarity among the candidates."""
+    return {table.image_ids[slot]: found.listed[numbers[0]] for slot, numbers in by_image.items()}
+
+
+def _best_unsure(found: list[Found], per_part: list[dict[str, float]]) -> float:
     """The highest score an image not holding every part among the candidates could still reach."""
     ceilings = [-np.inf if part.exhausted else part.lowest for part in found]
     best = float(np.mean(ceilings))  # an image seen in no part's candidates
     for image_id in set().union(*per_part):
-        known = [part[image_id][0].similarity if image_id in part else ceiling
-                 for part, ceiling in zip(per_part, ceilings, strict=True)]  # fmt: skip
-        if len(known) and not all(image_id in part for part in per_part):
+        known = [part.get(image_id, ceiling) for part, ceiling in zip(per_part, ceilings, strict=True)]
+        if not all(image_id in part for part in per_part):
             best = max(best, float(np.mean(known)))
     return best
 
 
-def _by_image(ranked: list[Candidate]) -> dict[str, list[Candidate]]:
-    by_image: dict[str, list[Candidate]] = {}
-    for candidate in ranked:  # best first, so an image's first candidate is its best match
-        by_image.setdefault(candidate.image_id, []).append(candidate)
-    return by_image
-
-
-def _ranked_candidates(
-    sources: Sources, query: VectorQuery, query_vector: np.ndarray, wanted_images: int
-) -> list[Candidate]:
-    """Objects passing the filters, best first; widened until enough distinct images or nothing is left."""
+def _ranked(sources: Sources, query: VectorQuery, query_vector: np.ndarray) -> tuple[Found, dict[int, list[int]]]:
+    """Objects passing the filters, best first, and grouped by image; widened until the page's images (and one
+    more) are there or nothing is left."""
+    wanted_images = paging.wanted(query)
     count = max(query.num_candidates or 0, wanted_images * CANDIDATES_PER_IMAGE)
     while True:
         found = _candidates(sources, query, query_vector, count)
-        if found.exhausted or len({candidate.image_id for candidate in found.ranked}) >= wanted_images:
-            return found.ranked
+        by_image = found.by_image(query.matches_per_image)
+        if found.exhausted or len(by_image) >= wanted_images:
+            return found, by_image
         count *= 2
-
-
-class Found(NamedTuple):
-    """One search of the graph: the candidates passing the filters, best first; whether asking for more would add
-    none; and the lowest similarity it returned (anything it did not return scores at most that)."""
-
-    ranked: list[Candidate]
-    exhausted: bool
-    lowest: float
 
 
 def _candidates(sources: Sources, query: VectorQuery, query_vector: np.ndarray, count: int) -> Found:
     """The best `count` objects, those passing the filters best first (the filters Elasticsearch applies inside
-    nested kNN, as vector operations over the object table)."""
+    nested kNN, as vector operations on the candidates' rows).
+
+    Every array operation here costs a microsecond or more on a cold cache after the graph walk, so the usual
+    search (nothing filtered out, no ties) takes the checks that are one operation and skips the rest.
+    """
     keys, similarities, complete = _nearest(sources, query, query_vector, count)
     table = sources.table
-    keys = keys.astype(np.int64)
-    similarities = np.clip(similarities.astype(np.float64), -1.0, 1.0)
-    slots = table.slots(keys)
-    stored = slots != ABSENT  # a key removed since the graph was searched (or never in the table)
-    safe_keys = np.where(stored, keys, 0)
-    keep = stored & table.kind_mask(query.kinds)[table.kind[safe_keys]]
+    if len(similarities) and (similarities[0] > 1.0 or similarities[-1] < -1.0):  # rounding; best first
+        similarities = np.clip(similarities, -1.0, 1.0)
+    rows = table.picked(keys)
+    slots = rows["slot"]
+    keep = None if not len(slots) or slots.min() != ABSENT else slots != ABSENT  # a key removed since the walk
+    if len(set(query.kinds)) < len(KINDS):
+        keep = _and(keep, table.kind_mask(query.kinds)[rows["kind"]])
     if query.labels:
-        keep &= np.isin(table.label[safe_keys], table.label_codes(query.labels))
+        keep = _and(keep, np.isin(rows["label"], table.label_codes(query.labels)))
     if query.exclude_ids:
-        keep &= ~np.isin(slots, table.slots_of(query.exclude_ids))
+        keep = _and(keep, ~np.isin(slots, table.slots_of(query.exclude_ids)))
     floor = query.min_similarity
     if floor is not None:
-        keep &= similarities >= floor
-    chosen = np.flatnonzero(keep)
-    image_ids, positions = table.image_ids, table.position[keys[chosen]].tolist()
-    ranked = [Candidate(similarity, image_ids[slot], key, position) for similarity, slot, key, position
-              in zip(similarities[chosen].tolist(), slots[chosen].tolist(), keys[chosen].tolist(), positions,
-                     strict=True)]  # fmt: skip
+        keep = _and(keep, similarities >= floor)
     if query.tags:
-        tagged = sources.store.images_with_tags(list({candidate.image_id for candidate in ranked}), query.tags)
-        ranked = [candidate for candidate in ranked if candidate.image_id in tagged]
+        kept_slots = np.unique(slots if keep is None else slots[keep]).tolist()
+        tagged = sources.store.images_with_tags([table.image_ids[slot] for slot in kept_slots], query.tags)
+        keep = _and(keep, np.isin(slots, table.slots_of(tagged)))
     lowest = float(similarities[-1]) if len(similarities) else -1.0
-    below_floor = floor is not None and bool(len(similarities)) and lowest < floor
-    ranked.sort(key=lambda candidate: (-candidate.similarity, candidate.image_id, candidate.position))
-    return Found(ranked, complete or below_floor, lowest)
+    exhausted = complete or (floor is not None and bool(len(similarities)) and lowest < floor)
+    if keep is not None:
+        similarities, rows = similarities[keep], rows[keep]
+    listed = similarities.tolist()
+    if any(map(operator.ge, listed[1:], listed)):  # two equal similarities: rank those by image id, position
+        order = _tie_order(table, listed, rows)
+        similarities, rows = similarities[order], rows[order]
+        listed = similarities.tolist()
+    return Found(similarities, listed, rows, exhausted, lowest)
+
+
+def _and(keep: np.ndarray | None, also: np.ndarray) -> np.ndarray:
+    return also if keep is None else keep & also
+
+
+def _tie_order(table: ObjectTable, similarities: list[float], rows: np.ndarray) -> list[int]:
+    """The order ranking objects by similarity, then image id, then position: needed only when two similarities
+    are equal (the graph returns them best first), which is rare enough to sort in Python."""
+    image_ids = table.image_ids
+    owners = [image_ids[slot] for slot in rows["slot"].tolist()]
+    sort_keys = list(zip([-similarity for similarity in similarities], owners, rows["position"].tolist(), strict=True))
+    return sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
 
 
 def _nearest(
