@@ -78,8 +78,14 @@ def outages_translated(
     def decorate(method: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(method)
         def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-            with outages_raised(catch, outage_of):
+            # outages_raised's body, without a generator per call: searches of the embedded index pass here.
+            try:
                 return method(*args, **kwargs)
+            except catch as error:
+                outage = outage_of(error)
+                if outage is None:
+                    raise
+                raise outage from error
 
         return translated
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
 
@@ -29,36 +28,69 @@ def own_directory(data_dir: Path) -> TextIO:
 
 
 class ReadWriteLock:
-    """Searches share the graph; a write has it alone (usearch may reallocate its storage while adding)."""
+    """Searches share the graph; a write has it alone (usearch may reallocate its storage while adding).
+
+    `reading()` and `writing()` return small context managers rather than generator-based ones: every search takes
+    the read lock, and the generator machinery cost it several microseconds next to the graph walk.
+    """
 
     def __init__(self) -> None:
         self._condition = threading.Condition()
         self._readers = 0
         self._writers_waiting = 0
         self._writer_active = False
+        self._reading = _Reading(self)
+        self._writing = _Writing(self)
 
-    @contextmanager
-    def reading(self) -> Iterator[None]:
+    def reading(self) -> AbstractContextManager[None]:
+        return self._reading
+
+    def writing(self) -> AbstractContextManager[None]:
+        return self._writing
+
+    def acquire_read(self) -> None:
         with self._condition:
-            self._condition.wait_for(lambda: not self._writer_active and not self._writers_waiting)
+            while self._writer_active or self._writers_waiting:
+                self._condition.wait()
             self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
+
+    def release_read(self) -> None:
+        with self._condition:
+            self._readers -= 1
+            if not self._readers and self._writers_waiting:
                 self._condition.notify_all()
 
-    @contextmanager
-    def writing(self) -> Iterator[None]:
+    def acquire_write(self) -> None:
         with self._condition:
             self._writers_waiting += 1
-            self._condition.wait_for(lambda: not self._writer_active and not self._readers)
+            while self._writer_active or self._readers:
+                self._condition.wait()
             self._writers_waiting -= 1
             self._writer_active = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writer_active = False
-                self._condition.notify_all()
+
+    def release_write(self) -> None:
+        with self._condition:
+            self._writer_active = False
+            self._condition.notify_all()
+
+
+class _Reading(AbstractContextManager[None]):
+    def __init__(self, lock: ReadWriteLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire_read()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release_read()
+
+
+class _Writing(AbstractContextManager[None]):
+    def __init__(self, lock: ReadWriteLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire_write()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release_write()
