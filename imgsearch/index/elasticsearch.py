@@ -344,16 +344,12 @@ class ElasticsearchIndex(VectorIndex):
             "k": wanted,
             "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
             "filter": list(self._filters(query)),
-            "inner_hits": {
-                "name": "matches",
-                "size": query.matches_per_image,
-                "_source": {"excludes": ["objects.vector"]},
-            },
+            "inner_hits": {"name": "matches", "size": query.matches_per_image, "_source": False},
         }
         if query.min_similarity is not None:
             # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
             knn["similarity"] = query.min_similarity
-        found = self._searched(knn=knn, from_=query.offset, size=query.k + 1, source=["width", "height"])
+        found = self._searched(knn=knn, from_=query.offset, size=query.k + 1, source=es_documents.HIT_SOURCE)
         hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
         return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
 
@@ -376,18 +372,15 @@ class ElasticsearchIndex(VectorIndex):
             }
             if query.min_similarity is not None:
                 knn["similarity"] = query.min_similarity
-            inner_hits = {
-                "name": es_documents.part_hits_name(number),
-                "size": query.matches_per_image,
-                "_source": {"excludes": ["objects.vector"]},
-            }
+            name = es_documents.part_hits_name(number)
+            inner_hits = {"name": name, "size": query.matches_per_image, "_source": False}
             clauses.append({"nested": {"path": "objects", "score_mode": "max", "query": {"knn": knn},
                                        "inner_hits": inner_hits}})  # fmt: skip
         found = self._searched(
             query={"bool": {"must": clauses}},
             from_=query.offset,
             size=query.k + 1,
-            source=["width", "height"],
+            source=es_documents.HIT_SOURCE,
             sort=["_score", {"image_id": "asc"}],
             track_scores=True,
         )
