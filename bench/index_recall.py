@@ -19,8 +19,9 @@ the "per core" column: throughput per core with the machine kept busy ("busy cor
 client's own CPU (JSON in and out) on the same cores. One client alone overstates a core (the client runs on the
 other core, and ES 9 may search segments in parallel); two clients left half a core idle, waiting on round trips,
 and four about a fifth of the machine (1.6-1.8 cores busy; merged, 384-d: 293-331 per core where eight gave 354).
-The query vector travels as JSON, as in the product. `--es-oversample` adds rows with `rescore_vector.oversample` in
-the kNN section (ES 9 re-ranks the int8 candidates with the float vectors), injected by a client wrapper.
+The query vector travels as base64 float32, as in the product. `--es-oversample` adds rows with
+`rescore_vector.oversample` in the kNN section (ES 9 re-ranks the int8 candidates with the float vectors), injected
+by a client wrapper.
 Embedded: `EmbeddedIndex` in a temporary folder, reopened with `ef_search_default=ef` for each ef (how the product
 configures it; a per-query num_candidates below that default cannot lower the beam); one thread = one core.
 Each timed pass runs `--repeats` times and the fastest counts. Columns: miss Δcos = how far (in cosine) the
