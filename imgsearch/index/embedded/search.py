@@ -37,13 +37,14 @@ class Found(NamedTuple):
     similarities: np.ndarray
     listed: list[float]  # the same similarities, as Python floats
     rows: np.ndarray  # object_table.ROW
+    slots: list[int]  # rows["slot"], as Python ints
     exhausted: bool
     lowest: float
 
     def by_image(self, per_image: int) -> dict[int, list[int]]:
         """Image slot -> the positions in `rows` of its first `per_image` candidates; images in ranking order."""
         grouped: dict[int, list[int]] = {}
-        for number, slot in enumerate(self.rows["slot"].tolist()):
+        for number, slot in enumerate(self.slots):
             numbers = grouped.get(slot)
             if numbers is None:
                 grouped[slot] = [number]
@@ -159,43 +160,57 @@ def _candidates(sources: Sources, query: VectorQuery, query_vector: np.ndarray, 
     """The best `count` objects, those passing the filters best first (the filters Elasticsearch applies inside
     nested kNN, as vector operations on the candidates' rows).
 
-    Every array operation here costs a microsecond or more on a cold cache after the graph walk, so the usual
-    search (nothing filtered out, no ties) takes the checks that are one operation and skips the rest.
+    Everything here runs on a cold cache after the graph walk, where each array operation costs microseconds, so
+    the usual search (nothing filtered out, no ties) reads two short lists and skips the rest.
     """
     keys, similarities, complete = _nearest(sources, query, query_vector, count)
     table = sources.table
-    if len(similarities) and (similarities[0] > 1.0 or similarities[-1] < -1.0):  # rounding; best first
-        similarities = np.clip(similarities, -1.0, 1.0)
     rows = table.picked(keys)
-    slots = rows["slot"]
-    keep = None if not len(slots) or slots.min() != ABSENT else slots != ABSENT  # a key removed since the walk
-    if len(set(query.kinds)) < len(KINDS):
-        keep = _and(keep, table.kind_mask(query.kinds)[rows["kind"]])
-    if query.labels:
-        keep = _and(keep, np.isin(rows["label"], table.label_codes(query.labels)))
-    if query.exclude_ids:
-        keep = _and(keep, ~np.isin(slots, table.slots_of(query.exclude_ids)))
+    listed, slots = similarities.tolist(), rows["slot"].tolist()
+    clipped = bool(listed) and (listed[0] > 1.0 or listed[-1] < -1.0)  # float rounding (best first)
+    if clipped:
+        similarities = np.clip(similarities, -1.0, 1.0)
+    lowest = float(similarities[-1]) if listed else -1.0
     floor = query.min_similarity
-    if floor is not None:
-        keep = _and(keep, similarities >= floor)
-    if query.tags:
-        kept_slots = np.unique(slots if keep is None else slots[keep]).tolist()
-        tagged = sources.store.images_with_tags([table.image_ids[slot] for slot in kept_slots], query.tags)
-        keep = _and(keep, np.isin(slots, table.slots_of(tagged)))
-    lowest = float(similarities[-1]) if len(similarities) else -1.0
-    exhausted = complete or (floor is not None and bool(len(similarities)) and lowest < floor)
+    exhausted = complete or (floor is not None and bool(listed) and lowest < floor)
+    keep = _kept(sources, query, similarities, rows) if _filtering(query, slots) else None
     if keep is not None:
         similarities, rows = similarities[keep], rows[keep]
-    listed = similarities.tolist()
+    if keep is not None or clipped:
+        listed, slots = similarities.tolist(), rows["slot"].tolist()
     if any(map(operator.ge, listed[1:], listed)):  # two equal similarities: rank those by image id, position
         order = _tie_order(table, listed, rows)
         similarities, rows = similarities[order], rows[order]
-        listed = similarities.tolist()
-    return Found(similarities, listed, rows, exhausted, lowest)
+        listed, slots = similarities.tolist(), rows["slot"].tolist()
+    return Found(similarities, listed, rows, slots, exhausted, lowest)
 
 
-def _and(keep: np.ndarray | None, also: np.ndarray) -> np.ndarray:
-    return also if keep is None else keep & also
+def _filtering(query: VectorQuery, slots: list[int]) -> bool:
+    """Whether any candidate could be dropped: a key removed since the walk, or a filter."""
+    return bool(
+        (slots and min(slots) == ABSENT) or len(set(query.kinds)) < len(KINDS) or query.labels
+        or query.exclude_ids or query.min_similarity is not None or query.tags
+    )  # fmt: skip
+
+
+def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which candidates pass the filters."""
+    table = sources.table
+    slots = rows["slot"]
+    keep = slots != ABSENT  # a key removed since the graph was searched (or never in the table)
+    if len(set(query.kinds)) < len(KINDS):
+        keep &= table.kind_mask(query.kinds)[rows["kind"]]
+    if query.labels:
+        keep &= np.isin(rows["label"], table.label_codes(query.labels))
+    if query.exclude_ids:
+        keep &= ~np.isin(slots, table.slots_of(query.exclude_ids))
+    if query.min_similarity is not None:
+        keep &= similarities >= query.min_similarity
+    if query.tags:
+        kept_slots = np.unique(slots[keep]).tolist()
+        tagged = sources.store.images_with_tags([table.image_ids[slot] for slot in kept_slots], query.tags)
+        keep &= np.isin(slots, table.slots_of(tagged))
+    return keep
 
 
 def _tie_order(table: ObjectTable, similarities: list[float], rows: np.ndarray) -> list[int]:
