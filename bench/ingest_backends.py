@@ -18,6 +18,7 @@ architectures with random weights (nothing to download), four boxes per image fr
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import uuid
@@ -52,19 +53,54 @@ def settings_for(backend: str, data_dir: Path, models: str) -> Settings:
     return base.model_copy(update=values)
 
 
-def one_pass(backend: str, overlapped: bool, images: list[bytes], pipeline: Pipeline, models: str) -> float:
-    """Images/s of one ingest of every image into a fresh store."""
+SERVERS = {
+    "Elasticsearch": lambda argv: any(arg.endswith("org.elasticsearch.bootstrap.Elasticsearch") for arg in argv),
+    "MinIO": lambda argv: Path(argv[0]).name.startswith("minio") and argv[1:2] == ["server"],
+}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, int]:
+    """The local Elasticsearch and MinIO processes, by what their command lines hold (none if they run elsewhere)."""
+    found: dict[str, int] = {}
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv = cmdline.read_text().split("\0")
+        except OSError:
+            continue
+        for name, is_server in SERVERS.items():
+            if is_server(argv):
+                found.setdefault(name, int(cmdline.parent.name))
+    return found
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of this process and of each server."""
+    spent = {"this process": time.process_time()}
+    for name, pid in pids.items():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        spent[name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return spent
+
+
+def one_pass(backend: str, overlapped: bool, images: list[bytes], pipeline: Pipeline, models: str,
+             cpu_per_image: dict[str, float] | None = None) -> float:  # fmt: skip
+    """Images/s of one ingest of every image into a fresh store; `cpu_per_image` gets each process's ms."""
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as folder:
         settings = settings_for(backend, Path(folder), models)
         core = open_core(settings, pipeline)
         try:
             ingestor = Ingestor(pipeline, core.index, core.blobs, writes_ahead=WRITES_AHEAD if overlapped else 0)
             sources = [(f"bench:{n}.jpg", lambda data=data: data) for n, data in enumerate(images)]
-            started = time.perf_counter()
+            pids = server_pids() if backend == "servers" else {}
+            cpu_before, started = cpu_seconds(pids), time.perf_counter()
             failed = [
                 name for name, outcome in ingestor.ingest_many(sources, (), BATCH) if isinstance(outcome, Exception)
             ]
             seconds = time.perf_counter() - started
+            if cpu_per_image is not None:
+                cpu_after = cpu_seconds(pids)
+                cpu_per_image |= {name: 1e3 * (cpu_after[name] - cpu_before[name]) / len(images) for name in cpu_after}
             if failed or core.index.image_count() != len(images):
                 raise SystemExit(f"{backend}: {len(failed)} images failed, {core.index.image_count()} indexed")
         finally:
@@ -93,10 +129,12 @@ def main() -> None:
     for repeat in range(args.repeats):
         for overlapped in (True, False):
             for backend in ("embedded", "servers") if repeat % 2 == 0 else ("servers", "embedded"):
-                rate = one_pass(backend, overlapped, images, pipeline, args.models)
+                cpu: dict[str, float] = {}
+                rate = one_pass(backend, overlapped, images, pipeline, args.models, cpu)
                 best[backend, overlapped] = max(best.get((backend, overlapped), 0.0), rate)
+                spent = ", ".join(f"{name} {ms:.1f}" for name, ms in cpu.items())
                 console.print(f"  pass {repeat + 1}: {backend:8} {'overlapped' if overlapped else 'inline':10} "
-                              f"{rate:.2f} images/s")  # fmt: skip
+                              f"{rate:.2f} images/s; CPU ms per image: {spent}")  # fmt: skip
     table = Table(title=f"ingest images/s, best of {args.repeats} ({args.models} models)")
     for column in ("writes", "embedded", "Elasticsearch + MinIO", "ES / embedded"):
         table.add_column(column, justify="right")
