@@ -87,11 +87,7 @@ class ObjectTable:
         return width, height
 
     def image_object(self, key: int) -> ImageObject:
-        return self.image_object_of(self.rows[key].tolist())
-
-    def image_object_of(self, row: tuple) -> ImageObject:
-        """The object of a row as `picked(...).tolist()` gives it."""
-        _, kind, position, label, score, x1, y1, x2, y2 = row
+        _, kind, position, label, score, x1, y1, x2, y2 = self.rows[key].tolist()
         return ImageObject(position, KINDS[kind], self.labels[label], score, Box(x1, y1, x2, y2))
 
     def _code(self, label: str) -> int:
