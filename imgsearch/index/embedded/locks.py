@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TextIO
@@ -39,8 +40,8 @@ class ReadWriteLock:
         self._readers = 0
         self._writers_waiting = 0
         self._writer_active = False
-        self._reading = _Reading(self)
-        self._writing = _Writing(self)
+        self._reading = _Held(self.acquire_read, self.release_read)
+        self._writing = _Held(self.acquire_write, self.release_write)
 
     def reading(self) -> AbstractContextManager[None]:
         return self._reading
@@ -74,23 +75,14 @@ class ReadWriteLock:
             self._condition.notify_all()
 
 
-class _Reading(AbstractContextManager[None]):
-    def __init__(self, lock: ReadWriteLock) -> None:
-        self._lock = lock
+class _Held(AbstractContextManager[None]):
+    """A `with` block holding the lock: `acquire` on entry, `release` on the way out, however it leaves."""
+
+    def __init__(self, acquire: Callable[[], None], release: Callable[[], None]) -> None:
+        self._acquire, self._release = acquire, release
 
     def __enter__(self) -> None:
-        self._lock.acquire_read()
+        self._acquire()
 
     def __exit__(self, *exc_info: object) -> None:
-        self._lock.release_read()
-
-
-class _Writing(AbstractContextManager[None]):
-    def __init__(self, lock: ReadWriteLock) -> None:
-        self._lock = lock
-
-    def __enter__(self) -> None:
-        self._lock.acquire_write()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._lock.release_write()
+        self._release()
