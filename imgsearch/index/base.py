@@ -157,6 +157,6 @@ def model_mismatch_message(index_model: str, configured_model: str) -> str:
 
 
 def _check_unit_rows(vectors: np.ndarray, what: str) -> None:
-    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))  # half of np.linalg.norm's time, on every search
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))  # half of np.linalg.norm's time
     if not (np.abs(norms - 1.0) <= UNIT_NORM_TOLERANCE).all():  # False for NaN and infinity too
         raise InvalidRequest(f"{what} must be L2-normalised (norms {norms.round(3).tolist()[:8]})")

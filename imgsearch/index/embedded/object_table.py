@@ -17,9 +17,9 @@ from imgsearch.index.types import Box, ImageObject, ObjectKind
 KINDS = list(ObjectKind)
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
 ABSENT = -1
-# One 32-byte row per key: a search's candidates are random keys, and reading each one's facts from one cache line
-# instead of one per column cut the work around the graph walk by a third (bench/embedded_knn.py). Field order is
-# the tuple order of `rows[...].tolist()`, which search reads.
+# One 32-byte row per key: a search's candidates are random keys, and a row reads each one's facts from one cache
+# line where a column per fact read six (bench/embedded_knn.py measures the whole search around the graph). Field
+# order is the tuple order of `rows[...].tolist()`, which search reads.
 ROW = np.dtype(
     [("slot", "<i4"), ("kind", "u1"), ("position", "<i2"), ("label", "<i4"), ("score", "<f4"),
      ("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4")],
