@@ -73,13 +73,12 @@ def _page(table: ObjectTable, query: VectorQuery, found: Found, by_image: dict[i
     page_slots = ranking[query.offset : query.offset + query.k]
     numbers = [number for slot in page_slots for number in by_image[slot]]
     listed = found.listed
-    matches = iter(_matches(table, found.rows[numbers].tolist(), [listed[number] for number in numbers], part=0))
-    image_ids = table.image_ids
-    hits = [
-        ImageHit(image_ids[slot], listed[by_image[slot][0]], width, height,
-                 tuple(next(matches) for _ in by_image[slot]))
-        for slot, (width, height) in zip(page_slots, table.sizes[page_slots].tolist(), strict=True)
-    ]  # fmt: skip
+    matches = _matches(table, found.rows[numbers].tolist(), [listed[number] for number in numbers], part=0)
+    image_ids, hits, start = table.image_ids, [], 0
+    for slot, (width, height) in zip(page_slots, table.sizes[page_slots].tolist(), strict=True):
+        own = by_image[slot]
+        hits.append(ImageHit(image_ids[slot], listed[own[0]], width, height, tuple(matches[start : start + len(own)])))
+        start += len(own)
     return SearchPage(hits, paging.next_offset(query, len(ranking) - query.offset))
 
 
