@@ -349,9 +349,15 @@ class ElasticsearchIndex(VectorIndex):
         if query.min_similarity is not None:
             # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
             knn["similarity"] = query.min_similarity
-        found = self._searched(knn=knn, from_=query.offset, size=query.k + 1, source=es_documents.HIT_SOURCE)
-        hits = [es_documents.hit_from_search(hit) for hit in found["hits"]["hits"]]
-        return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
+        # A page of k: whether a next one exists is in the total (the kNN's `wanted` images), so the image after the
+        # page is not fetched with its inner hits just to be counted.
+        found = self._searched(knn=knn, from_=query.offset, size=query.k, source=es_documents.HIT_SOURCE)
+        return self._page(query, found, parts=1)
+
+    @staticmethod
+    def _page(query: VectorQuery, found: Any, parts: int) -> SearchPage:
+        hits = [es_documents.hit_from_search(hit, parts=parts) for hit in found["hits"]["hits"]]
+        return SearchPage(hits, paging.next_offset(query, found["hits"]["total"]["value"] - query.offset))
 
     def _search_all_parts(self, query: VectorQuery, part_vectors: list[np.ndarray], wanted: int) -> SearchPage:
         """ "This AND that": a `bool` that must match one nested kNN clause per part, each naming its inner hits.
@@ -379,13 +385,12 @@ class ElasticsearchIndex(VectorIndex):
         found = self._searched(
             query={"bool": {"must": clauses}},
             from_=query.offset,
-            size=query.k + 1,
+            size=query.k,
             source=es_documents.HIT_SOURCE,
             sort=["_score", {"image_id": "asc"}],
             track_scores=True,
         )
-        hits = [es_documents.hit_from_search(hit, parts=len(part_vectors)) for hit in found["hits"]["hits"]]
-        return SearchPage(hits[: query.k], paging.next_offset(query, len(hits)))
+        return self._page(query, found, parts=len(part_vectors))
 
     def _searched(self, **request: Any) -> Any:
         for attempt in range(SHARD_MOVED_ATTEMPTS):

@@ -93,6 +93,17 @@ def test_pages_walk_the_ranking_without_repeats(index: VectorIndex, corpus: list
     assert seen[:30] == [hit.image_id for hit in whole.hits]
 
 
+def test_a_next_page_is_offered_exactly_while_images_remain(index: VectorIndex, corpus: list[IndexEntry]) -> None:
+    count = len(corpus)  # every image has a detected object, so every one ranks
+    everything = index.search(query_for(corpus[5], 1, k=count))
+    assert (len(everything.hits), everything.next_offset) == (count, None)
+    all_but_one = index.search(query_for(corpus[5], 1, k=count - 1))
+    assert (len(all_but_one.hits), all_but_one.next_offset) == (count - 1, count - 1)
+    last = index.search(query_for(corpus[5], 1, k=7, offset=count - 3))
+    assert (len(last.hits), last.next_offset) == (3, None)
+    assert [hit.image_id for hit in last.hits] == [hit.image_id for hit in everything.hits[-3:]]
+
+
 def test_duplicates_are_reported_and_not_stored_twice(index: VectorIndex, corpus: list[IndexEntry]) -> None:
     before = index.stats()
     assert index.add(corpus[:2]) == {entry.document.image_id: WriteOutcome.DUPLICATE for entry in corpus[:2]}
