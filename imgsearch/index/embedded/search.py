@@ -34,8 +34,7 @@ class Found(NamedTuple):
     for each of the ~44 candidates cost more than the graph walk at 384-d (`bench/embedded_knn.py`).
     """
 
-    similarities: np.ndarray
-    listed: list[float]  # the same similarities, as Python floats
+    listed: list[float]  # similarities, as Python floats
     rows: np.ndarray  # object_table.ROW
     slots: list[int]  # rows["slot"], as Python ints
     exhausted: bool
@@ -172,44 +171,39 @@ def _candidates(sources: Sources, query: VectorQuery, query_vector: np.ndarray, 
     lowest = float(similarities[-1]) if listed else -1.0
     floor = query.min_similarity
     exhausted = complete or (floor is not None and bool(listed) and lowest < floor)
-    keep = _kept(sources, query, similarities, rows) if _filtering(query, slots) else None
+    keep = _kept(sources, query, similarities, rows, slots)
     if keep is not None:
         similarities, rows = similarities[keep], rows[keep]
     if keep is not None or clipped:
         listed, slots = similarities.tolist(), rows["slot"].tolist()
     if any(map(operator.ge, listed[1:], listed)):  # two equal similarities: rank those by image id, position
         order = _tie_order(table, listed, rows)
-        similarities, rows = similarities[order], rows[order]
-        listed, slots = similarities.tolist(), rows["slot"].tolist()
-    return Found(similarities, listed, rows, slots, exhausted, lowest)
+        rows = rows[order]
+        listed, slots = [listed[number] for number in order], rows["slot"].tolist()
+    return Found(listed, rows, slots, exhausted, lowest)
 
 
-def _filtering(query: VectorQuery, slots: list[int]) -> bool:
-    """Whether any candidate could be dropped: a key removed since the walk, or a filter."""
-    return bool(
-        (slots and min(slots) == ABSENT) or len(set(query.kinds)) < len(KINDS) or query.labels
-        or query.exclude_ids or query.min_similarity is not None or query.tags
-    )  # fmt: skip
-
-
-def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Which candidates pass the filters."""
+def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: np.ndarray,
+          slots: list[int]) -> np.ndarray | None:  # fmt: skip
+    """Which candidates pass the filters; None when none could be dropped (the usual search: no array work)."""
     table = sources.table
-    slots = rows["slot"]
-    keep = slots != ABSENT  # a key removed since the graph was searched (or never in the table)
+    masks = []
+    if slots and min(slots) == ABSENT:  # a key removed since the graph was searched (or never in the table)
+        masks.append(rows["slot"] != ABSENT)
     if len(set(query.kinds)) < len(KINDS):
-        keep &= table.kind_mask(query.kinds)[rows["kind"]]
+        masks.append(table.kind_mask(query.kinds)[rows["kind"]])
     if query.labels:
-        keep &= np.isin(rows["label"], table.label_codes(query.labels))
+        masks.append(np.isin(rows["label"], table.label_codes(query.labels)))
     if query.exclude_ids:
-        keep &= ~np.isin(slots, table.slots_of(query.exclude_ids))
+        masks.append(~np.isin(rows["slot"], table.slots_of(query.exclude_ids)))
     if query.min_similarity is not None:
-        keep &= similarities >= query.min_similarity
-    if query.tags:
-        kept_slots = np.unique(slots[keep]).tolist()
+        masks.append(similarities >= query.min_similarity)
+    if query.tags:  # last: SQLite is asked only about the images the other filters kept
+        kept = np.logical_and.reduce(masks) if masks else np.ones(len(slots), dtype=bool)
+        kept_slots = np.unique(rows["slot"][kept]).tolist()
         tagged = sources.store.images_with_tags([table.image_ids[slot] for slot in kept_slots], query.tags)
-        keep &= np.isin(slots, table.slots_of(tagged))
-    return keep
+        masks.append(np.isin(rows["slot"], table.slots_of(tagged)))
+    return np.logical_and.reduce(masks) if masks else None
 
 
 def _tie_order(table: ObjectTable, similarities: list[float], rows: np.ndarray) -> list[int]:
