@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -55,37 +55,34 @@ class BackendUnavailable(ImgsearchError):
         self.retry_after_s = retry_after_s
 
 
-@contextmanager
-def outages_raised(
-    catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
-) -> Iterator[None]:
+class outages_raised(AbstractContextManager[None]):  # noqa: N801 (used like the function it was)
     """Inside: a caught error that `outage_of` maps to an outage is raised as that `BackendUnavailable`; any
-    other error goes on as it was."""
-    try:
-        yield
-    except catch as error:
-        outage = outage_of(error)
-        if outage is None:
-            raise
-        raise outage from error
+    other error goes on as it was. A class, not a generator: the embedded index's every search passes here, and
+    one instance serves every call of a decorated method."""
+
+    def __init__(
+        self, catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
+    ) -> None:
+        self._catch, self._outage_of = catch, outage_of
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: object) -> None:
+        if isinstance(error, self._catch):
+            outage = self._outage_of(error)
+            if outage is not None:
+                raise outage from error
 
 
 def outages_translated(
     catch: tuple[type[Exception], ...], outage_of: Callable[[Exception], BackendUnavailable | None]
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """`outages_raised` as a decorator for a store's methods."""
+    outages = outages_raised(catch, outage_of)
 
     def decorate(method: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(method)
         def translated(*args: P.args, **kwargs: P.kwargs) -> R:
-            # outages_raised's body, without a generator per call: searches of the embedded index pass here.
-            try:
+            with outages:
                 return method(*args, **kwargs)
-            except catch as error:
-                outage = outage_of(error)
-                if outage is None:
-                    raise
-                raise outage from error
 
         return translated
 
