@@ -24,11 +24,11 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from elasticsearch.helpers import pack_dense_vector
+from process_cpu import process_cpu_seconds
 from recall_data import MODEL_ID, TOP_K, add_all, make_dataset
 from rich.console import Console
 from rich.table import Table
@@ -44,12 +44,6 @@ from pipeline.records import ObjectKind
 KINDS = (ObjectKind.OBJECT, ObjectKind.IMAGE)
 CANDIDATES = 50
 CORES = os.cpu_count() or 1
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def es_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def shapes(index: ElasticsearchIndex, alias: str) -> dict[str, Callable[[np.ndarray], Any]]:
@@ -99,11 +93,11 @@ def main() -> None:
         searches = shapes(index, alias)
 
         def one_pass(search: Callable[[np.ndarray], Any]) -> tuple[float, float, float]:
-            es_before, own_before, started = es_cpu_seconds(pid), time.process_time(), time.perf_counter()
+            es_before, own_before, started = process_cpu_seconds(pid), time.process_time(), time.perf_counter()
             with ThreadPoolExecutor(args.clients) as pool:
                 list(pool.map(lambda rows: [search(row) for row in rows], np.array_split(data.queries, args.clients)))
             wall, count = time.perf_counter() - started, len(data.queries)
-            es_ms = 1e3 * (es_cpu_seconds(pid) - es_before) / count
+            es_ms = 1e3 * (process_cpu_seconds(pid) - es_before) / count
             return es_ms, 1e3 * (time.process_time() - own_before) / count, count / wall / CORES
 
         for search in searches.values():  # warm-up: the JIT and caches settle over the first passes

@@ -48,6 +48,7 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 from elasticsearch import Elasticsearch
+from process_cpu import CLOCK_TICKS, process_cpu_seconds
 from recall_data import MODEL_ID, OBJECTS_PER_IMAGE, TOP_K, Dataset, Truth, add_all, exact_truth, make_dataset, recall
 from rich.console import Console
 from rich.table import Table
@@ -68,7 +69,6 @@ MERGED_GOAL_PER_CORE = 2 * PAPER_QPS_PER_CORE
 BULK_TARGET_BYTES = 20_000_000  # well under ES's indexing-pressure limit (10% of a 1 GB heap)
 MAX_WARMUP_PASSES = 15
 JSON_BYTES_PER_FLOAT = 20  # float32.tolist() serialises to ~18-20 characters per component
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1
 
 
@@ -109,13 +109,10 @@ class CpuMeter:
     """CPU seconds of this process, of Elasticsearch (when it runs on this machine) and of the whole machine."""
 
     def __init__(self, es_pid: int | None = None) -> None:
-        self.es_stat = Path(f"/proc/{es_pid}/stat") if es_pid and Path(f"/proc/{es_pid}/stat").exists() else None
+        self.es_pid = es_pid if es_pid and Path(f"/proc/{es_pid}").exists() else None
 
     def sample(self) -> CpuSample:
-        es = 0.0
-        if self.es_stat is not None:
-            fields = self.es_stat.read_text().rsplit(")", 1)[1].split()
-            es = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+        es = process_cpu_seconds(self.es_pid) if self.es_pid is not None else 0.0
         ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
         machine = (sum(ticks) - ticks[3] - ticks[4]) / CLOCK_TICKS  # all but idle and iowait
         return CpuSample(time.perf_counter(), time.process_time(), es, machine)
@@ -158,7 +155,7 @@ def measure(index: VectorIndex, label: tuple[str, str, int], candidates: int | N
     return Row(
         *label, *recall(found, truth, data), count / one.wall, count / many.wall if many else None,
         many.machine / many.wall if many else None,
-        count / (one.own + one.es), count / one.es if meter.es_stat and one.es > 0 else None,
+        count / (one.own + one.es), count / one.es if meter.es_pid and one.es > 0 else None,
         max(0.0, both.machine - both.own - both.es) / (both.wall * CORES),
     )  # fmt: skip
 

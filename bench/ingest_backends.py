@@ -18,13 +18,13 @@ architectures with random weights (nothing to download), four boxes per image fr
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 from bench_models import model_settings
+from process_cpu import process_cpu_seconds
 from rich.console import Console
 from rich.table import Table
 from scenes import generated_jpegs
@@ -57,7 +57,6 @@ SERVERS = {
     "Elasticsearch": lambda argv: any(arg.endswith("org.elasticsearch.bootstrap.Elasticsearch") for arg in argv),
     "MinIO": lambda argv: Path(argv[0]).name.startswith("minio") and argv[1:2] == ["server"],
 }
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def server_pids() -> dict[str, int]:
@@ -77,10 +76,7 @@ def server_pids() -> dict[str, int]:
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     """CPU seconds so far of this process and of each server."""
     spent = {"this process": time.process_time()}
-    for name, pid in pids.items():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        spent[name] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
-    return spent
+    return spent | {name: process_cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def one_pass(backend: str, overlapped: bool, images: list[bytes], pipeline: Pipeline, models: str,
