@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
     torch_threads: int | None = Field(default=None, ge=1)
     decode_workers: int = Field(default=2, ge=1)
+    overlap_stages: bool = Field(
+        default=True, description="a stream detects its next batch while embedding this one, half the threads each"
+    )
     seed: int = 0
 
     # Bulk indexing on Ray (`imgsearch index --engine ray`): see README "At scale".

@@ -58,3 +58,6 @@ class PipelineConfig:
     torch_threads: int | None = None
     seed: int = 0
     decode_workers: int = 2
+    # A stream detects its next batch while this one is embedded, each stage on half the torch threads: on a few
+    # cores shared with the stores, two single-threaded stages waste less than one two-threaded model call.
+    overlap_stages: bool = True

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -20,7 +20,7 @@ from pipeline.identity import model_id
 from pipeline.micro_batch import MicroBatcher
 from pipeline.models.detector import Detections, YoloDetector
 from pipeline.models.embedder import TimmEmbedder
-from pipeline.models.runtime import configure_threads, pick_device
+from pipeline.models.runtime import configure_threads, pick_device, stage_threads, thread_budget
 from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind, ObjectRecord, Processed
 from pipeline.stream import batched, ordered_prefetch
 
@@ -223,26 +223,42 @@ class Pipeline:
     ) -> Iterator[tuple[KeyT, Processed | Exception]]:
         """Read and decode in worker threads while the models run on earlier batches; results in input order.
 
-        `keep`, asked once a batch about its decoded images, can spare the models some (those already indexed, say):
-        they come back with no record. A source that cannot be read or is not a valid image yields its exception
-        instead, and the stream goes on.
+        `keep`, asked once a batch (in the caller's thread) about its decoded images, can spare the models some
+        (those already indexed, say): they come back with no record. A source that cannot be read or is not a valid
+        image yields its exception instead, and the stream goes on.
         """
         decoded_stream = ordered_prefetch(
             self._read_and_decode, sources, workers=self.config.decode_workers, ahead=2 * batch_size
         )
-        for batch in batched(decoded_stream, batch_size):
-            decoded = [item for _, item in batch if isinstance(item, tuple)]
-            kept = keep([d for _, d in decoded]) if keep is not None and decoded else [True] * len(decoded)
-            wanted = [item for item, keep_it in zip(decoded, kept, strict=True) if keep_it]
-            records = dict(
-                zip((id(item) for item in wanted), self.records(self.detect([d for _, d in wanted])), strict=True)
-            )
-            for key, item in batch:
+        spared = (_Spared.of(batch, keep) for batch in batched(decoded_stream, batch_size))
+        for batch, records in self._modelled(spared):
+            by_item = dict(zip((id(item) for item in batch.wanted), records, strict=True))
+            for key, item in batch.items:
                 if isinstance(item, Exception):
                     yield key, item
                 else:
                     data, decoded = item
-                    yield key, Processed(data, decoded, records.get(id(item)))
+                    yield key, Processed(data, decoded, by_item.get(id(item)))
+
+    def _modelled(self, batches: Iterable[_Spared[KeyT]]) -> Iterator[tuple[_Spared[KeyT], list[ImageRecord]]]:
+        """Each batch with its records, in order: the next batch's detection beside this one's embedding when there
+        are threads for both (with shared model batches, the batchers' own threads run the models)."""
+        detect_threads, embed_threads = stage_threads(self.config.torch_threads)
+        if not self.config.overlap_stages or embed_threads == 0 or self._embed_batcher is not None:
+            for batch in batches:
+                yield batch, self.records(self.detect(batch.images()))
+            return
+
+        def detected(batch: _Spared[KeyT]) -> tuple[_Spared[KeyT], list[AnalyzedImage]]:
+            with thread_budget(detect_threads):
+                return batch, self.detect(batch.images())
+
+        def embedded(item: tuple[_Spared[KeyT], list[AnalyzedImage]]) -> tuple[_Spared[KeyT], list[ImageRecord]]:
+            with thread_budget(embed_threads):
+                return item[0], self.records(item[1])
+
+        analyzed = ordered_prefetch(detected, batches, workers=1, ahead=1, thread_name="imgsearch-detect")
+        yield from ordered_prefetch(embedded, analyzed, workers=1, ahead=1, thread_name="imgsearch-embed")
 
     def _read_and_decode(
         self, source: tuple[KeyT, Callable[[], bytes]]
@@ -253,3 +269,26 @@ class Pipeline:
             return key, (data, self.decode(data))
         except (ImageRejected, OSError) as error:
             return key, error
+
+
+# One source's bytes and decoded image, or why it has none.
+_Decoded = tuple[bytes, DecodedImage] | Exception
+
+
+@dataclass(frozen=True)
+class _Spared(Generic[KeyT]):
+    """A stream's batch in input order, and those of its decoded images the models are to see."""
+
+    items: list[tuple[KeyT, _Decoded]]
+    wanted: list[tuple[bytes, DecodedImage]]
+
+    @classmethod
+    def of(
+        cls, items: list[tuple[KeyT, _Decoded]], keep: Callable[[list[DecodedImage]], list[bool]] | None
+    ) -> _Spared[KeyT]:
+        decoded = [item for _, item in items if isinstance(item, tuple)]
+        kept = keep([image for _, image in decoded]) if keep is not None and decoded else [True] * len(decoded)
+        return cls(items, [item for item, keep_it in zip(decoded, kept, strict=True) if keep_it])
+
+    def images(self) -> list[DecodedImage]:
+        return [image for _, image in self.wanted]

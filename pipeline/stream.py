@@ -13,17 +13,35 @@ ResultT = TypeVar("ResultT")
 
 
 def ordered_prefetch(
-    function: Callable[[ItemT], ResultT], items: Iterable[ItemT], workers: int, ahead: int
+    function: Callable[[ItemT], ResultT],
+    items: Iterable[ItemT],
+    workers: int,
+    ahead: int,
+    thread_name: str = "imgsearch-decode",
 ) -> Iterator[ResultT]:
-    """Like `map`, but at most `ahead` calls run or wait finished at once, so memory stays bounded."""
+    """Like `map`, but at most `ahead` calls run or wait finished at once, so memory stays bounded. The items are
+    drawn in the caller's thread."""
     iterator = iter(items)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="imgsearch-decode") as pool:
-        pending: deque[Future[ResultT]] = deque(pool.submit(function, item) for item in islice(iterator, ahead))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=thread_name) as pool:
+        pending: deque[Future[ResultT]] = deque()
+        failure: Exception | None = None
+
+        def draw(count: int) -> None:
+            nonlocal failure
+            try:
+                for item in islice(iterator, count):
+                    pending.append(pool.submit(function, item))
+            except Exception as error:  # noqa: BLE001 (raised once the items drawn before it are answered)
+                failure = error
+
+        draw(ahead)
         while pending:
             result = pending.popleft().result()
-            for item in islice(iterator, 1):
-                pending.append(pool.submit(function, item))
+            if failure is None:
+                draw(1)
             yield result
+        if failure is not None:
+            raise failure
 
 
 def batched(items: Iterable[ItemT], size: int) -> Iterator[list[ItemT]]:

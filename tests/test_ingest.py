@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -116,11 +117,12 @@ def test_a_batch_is_stored_while_the_next_one_is_computed(
     pipeline: Pipeline, stores: Stores, monkeypatch: pytest.MonkeyPatch, writes_ahead: int
 ) -> None:
     """The first batch's document write waits for the second batch's detector call: with writes ahead it comes
-    (the models go on meanwhile), without it the write gives up waiting; results stay in input order either way."""
+    (the models go on meanwhile), without it the write gives up waiting; results stay in input order either way.
+    The pipeline's stages run one after the other here: their own overlap would detect ahead of any write."""
     index, blobs = stores
-    index.ensure(pipeline.model_id, pipeline.dim)
     counter = _DetectCounter()
-    monkeypatch.setattr(pipeline, "stage_timer", counter)
+    pipeline = Pipeline(replace(pipeline.config, overlap_stages=False), pipeline.detector, pipeline.embedder, counter)
+    index.ensure(pipeline.model_id, pipeline.dim)
     overlapped: list[bool] = []
     add = index.add
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -15,11 +17,40 @@ def pick_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def total_threads(torch_threads: int | None) -> int:
+    """The torch threads the models may use: every core unless told otherwise (decode threads mostly wait on I/O)."""
+    return torch_threads or len(os.sched_getaffinity(0))
+
+
 def configure_threads(torch_threads: int | None) -> None:
-    """Use every core for the forward passes unless told otherwise (decode threads mostly wait on I/O)."""
-    threads = torch_threads or len(os.sched_getaffinity(0))
+    threads = total_threads(torch_threads)
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def stage_threads(torch_threads: int | None) -> tuple[int, int]:
+    """The threads of a stream's detect stage and of its embed stage when they run side by side: half each (the
+    odd one to detection); (n, 0) when there is a single thread to share."""
+    threads = total_threads(torch_threads)
+    return (threads + 1) // 2, threads // 2
+
+
+@contextmanager
+def thread_budget(threads: int) -> Iterator[None]:
+    """Torch ops in this thread use `threads` threads inside, the thread's earlier count back after.
+
+    Torch keeps the count per OS thread, but setting it also changes the default a thread that has not run an op
+    yet starts with: putting it back bounds that to the time inside.
+    """
+    before = torch.get_num_threads()  # also pins this thread's count, when it has run no op yet
+    if before == threads:
+        yield
+        return
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def state_dict_sha256(module: torch.nn.Module) -> str:

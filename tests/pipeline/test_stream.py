@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+
+import pytest
 
 from pipeline.stream import batched, ordered_prefetch
 
@@ -36,3 +39,15 @@ def test_never_more_than_ahead_items_in_flight() -> None:
 def test_batched() -> None:
     assert list(batched(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
     assert list(batched([], 3)) == []
+
+
+def test_items_that_fail_to_come_fail_after_the_results_of_those_before() -> None:
+    def items() -> Iterator[int]:
+        yield from range(3)
+        raise RuntimeError("the source broke")
+
+    received: list[int] = []
+    with pytest.raises(RuntimeError, match="source broke"):
+        for value in ordered_prefetch(lambda value: value * 10, items(), workers=2, ahead=2):
+            received.append(value)
+    assert received == [0, 10, 20]
