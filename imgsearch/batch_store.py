@@ -84,8 +84,9 @@ class BatchStore:
         """Blobs first, then one bulk document write; a failed write is judged by what the index holds after it."""
         now = datetime.now(UTC)
         entries = [IndexEntry.from_record(image.record, image.source, now, tags) for image in images]
-        for entry in entries:
-            self.index.check_writable(entry.document.model_id)  # a refusal known before anything is written
+        # A refusal known before anything is written; once a model (with Elasticsearch, a request each).
+        for model_id in dict.fromkeys(entry.document.model_id for entry in entries):
+            self.index.check_writable(model_id)
         for image in images:
             image_id = image.record.image_id
             thumbnail = thumbnail_jpeg(image.decoded.image)  # its pixels are the thumbnail's already
