@@ -52,7 +52,7 @@ def build_generations(settings: Settings) -> IndexGenerations:
 def build_blob_store(settings: Settings) -> BlobStore:
     if settings.uses_s3:
         buckets = {BlobKind.ORIGINAL: settings.s3_bucket_originals, BlobKind.THUMBNAIL: settings.s3_bucket_thumbnails}
-        return MinioBlobStore(minio_client(settings), buckets)
+        return MinioBlobStore(minio_client(settings), buckets, batch_uploads=settings.s3_batch_uploads)
     return FilesystemBlobStore(settings.data_dir / "blobs")
 
 

@@ -16,7 +16,7 @@ from imgsearch.errors import BackendUnavailable
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.types import ImageDocument, IndexEntry, WriteOutcome
 from imgsearch.metrics import timed
-from imgsearch.storage.base import BlobKind, BlobStore
+from imgsearch.storage.base import Blob, BlobKind, BlobStore
 from imgsearch.thumbnails import THUMBNAIL_CONTENT_TYPE, thumbnail_jpeg
 from pipeline.decode import DecodedImage
 from pipeline.records import ImageRecord, Processed
@@ -87,12 +87,14 @@ class BatchStore:
         # A refusal known before anything is written; once a model (with Elasticsearch, a request each).
         for model_id in dict.fromkeys(entry.document.model_id for entry in entries):
             self.index.check_writable(model_id)
-        for image in images:
-            image_id = image.record.image_id
-            thumbnail = thumbnail_jpeg(image.decoded.image)  # its pixels are the thumbnail's already
-            with timed("storage"):
-                self.blobs.put(BlobKind.ORIGINAL, image_id, image.data, image.decoded.content_type)
-                self.blobs.put(BlobKind.THUMBNAIL, image_id, thumbnail, THUMBNAIL_CONTENT_TYPE)
+        originals = [Blob(image.record.image_id, image.data, image.decoded.content_type) for image in images]
+        # The decoded pixels are the thumbnail's already.
+        thumbnails = [
+            Blob(image.record.image_id, thumbnail_jpeg(image.decoded.image), THUMBNAIL_CONTENT_TYPE) for image in images
+        ]
+        with timed("storage"):
+            self.blobs.put_many(BlobKind.ORIGINAL, originals)
+            self.blobs.put_many(BlobKind.THUMBNAIL, thumbnails)
         try:
             with timed("storage"):
                 outcomes = self.index.add(entries)

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     s3_connect_timeout_s: float = Field(default=3.0, gt=0)
     s3_read_timeout_s: float = Field(default=20.0, gt=0)
     s3_max_retries: int = Field(default=2, ge=0, le=10)
+    s3_batch_uploads: bool = Field(
+        default=True, description="a batch's small blobs in one request MinIO extracts (checked, else one each)"
+    )
 
     # Local state: the embedded back end's files and the model cache.
     data_dir: Path = REPO_ROOT / "var" / "data"

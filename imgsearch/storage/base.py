@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from imgsearch.ids import check_image_id
 
@@ -24,6 +25,12 @@ def blob_key(image_id: str) -> str:
     return f"{image_id[:2]}/{image_id}"
 
 
+class Blob(NamedTuple):
+    image_id: str
+    data: bytes
+    content_type: str
+
+
 class BlobStore(ABC):
     """Every failure to reach the store is `imgsearch.errors.BackendUnavailable`, naming the store."""
 
@@ -36,6 +43,11 @@ class BlobStore(ABC):
     @abstractmethod
     def put(self, kind: BlobKind, image_id: str, data: bytes, content_type: str) -> None:
         """Store (or overwrite with identical content-addressed bytes)."""
+
+    def put_many(self, kind: BlobKind, blobs: Sequence[Blob]) -> None:
+        """Store several, in as few requests as the store allows; on a failure any of them may be stored already."""
+        for blob in blobs:
+            self.put(kind, blob.image_id, blob.data, blob.content_type)
 
     @abstractmethod
     def get(self, kind: BlobKind, image_id: str) -> bytes:
