@@ -36,8 +36,8 @@ class Ingestor:
         self, pipeline: Pipeline, index: VectorIndex, blobs: BlobStore, writes_ahead: int = WRITES_AHEAD
     ) -> None:
         """`writes_ahead`: batches still being stored while the next is computed (0: each batch is stored before
-        the next one is taken from the pipeline, whose stages may have detected it already; with the pipeline's
-        `overlap_stages` off too, before its models run: the baseline `bench/ingest_backends.py` compares with)."""
+        the next one is taken from the pipeline, whose lanes may have modelled it already; with one model lane
+        (`model_lanes=1`) too, before its models run: the baseline `bench/ingest_backends.py` compares with)."""
         self.pipeline = pipeline
         self.index = index
         self.blobs = blobs

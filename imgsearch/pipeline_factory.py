@@ -49,7 +49,7 @@ def _configured(settings: Settings) -> PipelineConfig:
         device=settings.device,
         torch_threads=settings.torch_threads,
         decode_workers=settings.decode_workers,
-        overlap_stages=settings.overlap_stages,
+        model_lanes=settings.model_lanes,
         seed=settings.seed,
     )
 

@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     device: str = Field(default="auto", pattern=r"^(auto|cpu|cuda(:\d+)?|mps)$")
     torch_threads: int | None = Field(default=None, ge=1)
     decode_workers: int = Field(default=2, ge=1)
-    overlap_stages: bool = Field(
-        default=True, description="a stream detects its next batch while embedding this one, half the threads each"
+    model_lanes: int | None = Field(
+        default=None, ge=1, description="batches a stream runs through the models at once; unset: 2 on CPUs, 1 on GPUs"
     )
     seed: int = 0
 
@@ -158,6 +158,7 @@ class Settings(BaseSettings):
         "embedder_checkpoint",
         "detector_checkpoint",
         "torch_threads",
+        "model_lanes",
         "ray_address",
         "ray_actors",
         mode="before",

@@ -58,6 +58,7 @@ class PipelineConfig:
     torch_threads: int | None = None
     seed: int = 0
     decode_workers: int = 2
-    # A stream detects its next batch while this one is embedded, each stage on half the torch threads: on a few
-    # cores shared with the stores, two single-threaded stages waste less than one two-threaded model call.
-    overlap_stages: bool = True
+    # Batches a stream runs through the models at once, each on its share of the torch threads: on a few cores
+    # shared with the stores, two single-threaded batches waste less than one on both threads. None: two on the
+    # CPU (one where there is a single thread), one on a GPU.
+    model_lanes: int | None = None

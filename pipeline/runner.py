@@ -20,7 +20,7 @@ from pipeline.identity import model_id
 from pipeline.micro_batch import MicroBatcher
 from pipeline.models.detector import Detections, YoloDetector
 from pipeline.models.embedder import TimmEmbedder
-from pipeline.models.runtime import configure_threads, pick_device, stage_threads, thread_budget
+from pipeline.models.runtime import configure_threads, lane_threads, pick_device, thread_budget
 from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind, ObjectRecord, Processed
 from pipeline.stream import batched, ordered_prefetch
 
@@ -241,24 +241,21 @@ class Pipeline:
                     yield key, Processed(data, decoded, by_item.get(id(item)))
 
     def _modelled(self, batches: Iterable[_Spared[KeyT]]) -> Iterator[tuple[_Spared[KeyT], list[ImageRecord]]]:
-        """Each batch with its records, in order: the next batch's detection beside this one's embedding when there
-        are threads for both (with shared model batches, the batchers' own threads run the models)."""
-        detect_threads, embed_threads = stage_threads(self.config.torch_threads)
-        if not self.config.overlap_stages or embed_threads == 0 or self._embed_batcher is not None:
+        """Each batch with its records, in order, several batches at once when there are threads for them (with
+        shared model batches, the batchers' own threads run the models). The detector takes one batch at a time,
+        so two lanes also detect one batch while they embed another."""
+        wanted = self.config.model_lanes or (2 if pick_device(self.config.device).type == "cpu" else 1)
+        lanes, threads = lane_threads(self.config.torch_threads, wanted)
+        if lanes == 1 or self._embed_batcher is not None:
             for batch in batches:
                 yield batch, self.records(self.detect(batch.images()))
             return
 
-        def detected(batch: _Spared[KeyT]) -> tuple[_Spared[KeyT], list[AnalyzedImage]]:
-            with thread_budget(detect_threads):
-                return batch, self.detect(batch.images())
+        def modelled(batch: _Spared[KeyT]) -> tuple[_Spared[KeyT], list[ImageRecord]]:
+            with thread_budget(threads):
+                return batch, self.records(self.detect(batch.images()))
 
-        def embedded(item: tuple[_Spared[KeyT], list[AnalyzedImage]]) -> tuple[_Spared[KeyT], list[ImageRecord]]:
-            with thread_budget(embed_threads):
-                return item[0], self.records(item[1])
-
-        analyzed = ordered_prefetch(detected, batches, workers=1, ahead=1, thread_name="imgsearch-detect")
-        yield from ordered_prefetch(embedded, analyzed, workers=1, ahead=1, thread_name="imgsearch-embed")
+        yield from ordered_prefetch(modelled, batches, workers=lanes, ahead=lanes, thread_name="imgsearch-models")
 
     def _read_and_decode(
         self, source: tuple[KeyT, Callable[[], bytes]]

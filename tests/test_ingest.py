@@ -118,10 +118,10 @@ def test_a_batch_is_stored_while_the_next_one_is_computed(
 ) -> None:
     """The first batch's document write waits for the second batch's detector call: with writes ahead it comes
     (the models go on meanwhile), without it the write gives up waiting; results stay in input order either way.
-    The pipeline's stages run one after the other here: their own overlap would detect ahead of any write."""
+    The pipeline runs one batch at a time here: a second lane would detect ahead of any write."""
     index, blobs = stores
     counter = _DetectCounter()
-    pipeline = Pipeline(replace(pipeline.config, overlap_stages=False), pipeline.detector, pipeline.embedder, counter)
+    pipeline = Pipeline(replace(pipeline.config, model_lanes=1), pipeline.detector, pipeline.embedder, counter)
     index.ensure(pipeline.model_id, pipeline.dim)
     overlapped: list[bool] = []
     add = index.add

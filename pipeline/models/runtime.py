@@ -28,11 +28,12 @@ def configure_threads(torch_threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def stage_threads(torch_threads: int | None) -> tuple[int, int]:
-    """The threads of a stream's detect stage and of its embed stage when they run side by side: half each (the
-    odd one to detection); (n, 0) when there is a single thread to share."""
+def lane_threads(torch_threads: int | None, lanes: int) -> tuple[int, int]:
+    """How many batches a stream runs through the models at once (at most one per thread) and the torch threads
+    each of them gets."""
     threads = total_threads(torch_threads)
-    return (threads + 1) // 2, threads // 2
+    lanes = max(1, min(lanes, threads))
+    return lanes, threads // lanes
 
 
 @contextmanager
