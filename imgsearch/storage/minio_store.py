@@ -100,7 +100,16 @@ class MinioBlobStore(BlobStore):
         archive.seek(0)
         tar_name = f"imgsearch-batch-{uuid.uuid4().hex}.tar"
         bucket = self.buckets[kind]
-        self.client.put_object(bucket, tar_name, archive, size, metadata={EXTRACT_HEADER: "true"})
+        try:
+            self.client.put_object(bucket, tar_name, archive, size, metadata={EXTRACT_HEADER: "true"})
+        except S3Error as error:
+            if self._extracts is not None:
+                raise
+            # Refused on first use (NotImplemented, say): this server gets one request per blob, which fail on
+            # their own if the refusal was about something else.
+            log.warning("the S3 server refused a batch upload (%s): one request per blob from now on", error.code)
+            self._extracts = False
+            return False
         if self._extracts is None:
             self._extracts = self._were_extracted(bucket, tar_name, blobs)
         return self._extracts

@@ -58,16 +58,19 @@ def test_with_batch_uploads_off_each_blob_is_its_own_request(minio: Minio, store
 
 class NonExtractingS3:
     """An S3 server that ignores the extract header: it keeps the tar as an object, or (`stores_tars` False)
-    answers 200 and keeps nothing, as some S3 look-alikes do."""
+    answers 200 and keeps nothing, as some S3 look-alikes do, or (`refuses`) answers NotImplemented."""
 
-    def __init__(self, stores_tars: bool) -> None:
+    def __init__(self, stores_tars: bool, refuses: bool = False) -> None:
         self.stores_tars = stores_tars
+        self.refuses = refuses
         self.objects: dict[tuple[str, str], bytes] = {}
         self.tar_uploads = 0
 
     def put_object(self, bucket: str, name: str, data: io.BytesIO, length: int, **options: Any) -> None:
         extract = EXTRACT_HEADER in (options.get("metadata") or {})
         self.tar_uploads += extract
+        if extract and self.refuses:
+            raise S3Error(None, "NotImplemented", "not here", name, "req", "host")  # type: ignore[arg-type]
         if self.stores_tars or not extract:
             self.objects[bucket, name] = data.read(length)
 
@@ -80,9 +83,9 @@ class NonExtractingS3:
         self.objects.pop((bucket, name), None)
 
 
-@pytest.mark.parametrize("stores_tars", [True, False])
-def test_a_server_that_does_not_extract_gets_every_blob_one_by_one(stores_tars: bool) -> None:
-    server = NonExtractingS3(stores_tars)
+@pytest.mark.parametrize(("stores_tars", "refuses"), [(True, False), (False, False), (False, True)])
+def test_a_server_that_does_not_extract_gets_every_blob_one_by_one(stores_tars: bool, refuses: bool) -> None:
+    server = NonExtractingS3(stores_tars, refuses)
     store = MinioBlobStore(server, {BlobKind.ORIGINAL: "originals", BlobKind.THUMBNAIL: "thumbs"})  # type: ignore[arg-type]
     first, second = blobs(4), blobs(3)
     store.put_many(BlobKind.ORIGINAL, first)
