@@ -81,10 +81,9 @@ class MinioBlobStore(BlobStore):
     @_minio_call
     def put_many(self, kind: BlobKind, blobs: Sequence[Blob]) -> None:
         small = [blob for blob in blobs if len(blob.data) <= EXTRACTED_MAX_BYTES]
-        one_by_one = [blob for blob in blobs if len(blob.data) > EXTRACTED_MAX_BYTES]
-        if len(small) < 2 or self._extracts is False or not self._put_extracted(kind, small):
-            one_by_one = list(blobs)
-        for blob in one_by_one:
+        if len(small) >= 2 and self._extracts is not False and self._put_extracted(kind, small):
+            blobs = [blob for blob in blobs if len(blob.data) > EXTRACTED_MAX_BYTES]
+        for blob in blobs:
             self.put(kind, blob.image_id, blob.data, blob.content_type)
 
     def _put_extracted(self, kind: BlobKind, blobs: Sequence[Blob]) -> bool:
