@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipeline.dataclass_init import direct_init
+
 if TYPE_CHECKING:
     from pipeline.decode import DecodedImage
 
@@ -22,6 +24,7 @@ class ObjectKind(StrEnum):
 KIND_BY_VALUE: dict[str, ObjectKind] = {kind.value: kind for kind in ObjectKind}
 
 
+@direct_init
 @dataclass(frozen=True)
 class Box:
     """An axis-aligned box in original-image pixels, x2/y2 exclusive."""

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from pipeline.dataclass_init import direct_init
 from pipeline.records import Box, ImageObject, ImageRecord, ObjectKind
 
 __all__ = ["Box", "ImageObject", "ObjectKind"]  # the object type is the pipeline's, shared by every layer
@@ -63,6 +64,7 @@ class WriteOutcome(StrEnum):
     DUPLICATE = "duplicate"
 
 
+@direct_init
 @dataclass(frozen=True)
 class VectorQuery:
     """Nearest images by their best-matching objects.
@@ -92,6 +94,7 @@ class VectorQuery:
         return (self.vector, *self.and_vectors)
 
 
+@direct_init
 @dataclass(frozen=True)
 class Match:
     """A stored object that matched the query (`part` of it, for "this AND that"), with its cosine similarity."""
@@ -104,6 +107,7 @@ class Match:
     part: int = 0
 
 
+@direct_init
 @dataclass(frozen=True)
 class ImageHit:
     image_id: str
