@@ -198,9 +198,10 @@ class EmbeddedIndex(VectorIndex):
         part_vectors = self.check_query(query)
         with self._graph.lock.reading():  # no write commits in between: the page's images are all still there
             ann = self._graph.ann
-            if ann is None or len(ann) == 0:
+            size = len(ann) if ann is not None else 0
+            if size == 0:
                 return SearchPage([], None)
-            return search_page(Sources(ann, self._table, self._store), query, part_vectors)
+            return search_page(Sources(ann, size, self._table, self._store), query, part_vectors)
 
     @_embedded_call
     def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:

@@ -32,11 +32,13 @@ class ReadWriteLock:
     """Searches share the graph; a write has it alone (usearch may reallocate its storage while adding).
 
     `reading()` and `writing()` return small context managers rather than generator-based ones: every search takes
-    the read lock, and the generator machinery cost it several microseconds next to the graph walk.
+    the read lock, and the generator machinery cost it several microseconds next to the graph walk. For the same
+    reason the counts are guarded by the condition's own mutex, entered directly: `Condition.__enter__` is Python.
     """
 
     def __init__(self) -> None:
-        self._condition = threading.Condition()
+        self._mutex = threading.Lock()
+        self._condition = threading.Condition(self._mutex)
         self._readers = 0
         self._writers_waiting = 0
         self._writer_active = False
@@ -50,19 +52,19 @@ class ReadWriteLock:
         return self._writing
 
     def acquire_read(self) -> None:
-        with self._condition:
+        with self._mutex:
             while self._writer_active or self._writers_waiting:
                 self._condition.wait()
             self._readers += 1
 
     def release_read(self) -> None:
-        with self._condition:
+        with self._mutex:
             self._readers -= 1
             if not self._readers and self._writers_waiting:
                 self._condition.notify_all()
 
     def acquire_write(self) -> None:
-        with self._condition:
+        with self._mutex:
             self._writers_waiting += 1
             while self._writer_active or self._readers:
                 self._condition.wait()
@@ -70,7 +72,7 @@ class ReadWriteLock:
             self._writer_active = True
 
     def release_write(self) -> None:
-        with self._condition:
+        with self._mutex:
             self._writer_active = False
             self._condition.notify_all()
 

@@ -30,8 +30,8 @@ class Found(NamedTuple):
     their similarities and their object-table rows; whether asking for more would add none; and the lowest
     similarity the graph returned (anything it did not return scores at most that).
 
-    Arrays, not an object per candidate: a page needs objects only for its own images' matches, and building one
-    for each of the ~44 candidates cost more than the graph walk at 384-d (`bench/embedded_knn.py`).
+    Arrays and lists, not an object per candidate: a page needs objects only for its own images' matches, and
+    building one for each of the ~44 candidates cost more than the graph walk at 384-d (`bench/embedded_knn.py`).
     """
 
     listed: list[float]  # similarities, as Python floats
@@ -56,6 +56,7 @@ class Sources(NamedTuple):
     """What a search reads: the graph, the objects' facts in memory, and SQLite for tags and labels."""
 
     ann: Index
+    size: int  # len(ann), asked once a search
     table: ObjectTable
     store: Store
 
@@ -70,23 +71,22 @@ def search_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndar
 def _page(table: ObjectTable, query: VectorQuery, found: Found, by_image: dict[int, list[int]]) -> SearchPage:
     ranking = list(by_image)
     page_slots = ranking[query.offset : query.offset + query.k]
-    numbers = [number for slot in page_slots for number in by_image[slot]]
-    listed = found.listed
-    matches = _matches(table, found.rows[numbers].tolist(), [listed[number] for number in numbers], part=0)
-    image_ids, hits, start = table.image_ids, [], 0
-    for slot, (width, height) in zip(page_slots, table.sizes[page_slots].tolist(), strict=True):
-        own = by_image[slot]
-        hits.append(ImageHit(image_ids[slot], listed[own[0]], width, height, tuple(matches[start : start + len(own)])))
-        start += len(own)
+    image_ids, sizes, listed, hits = table.image_ids, table.sizes, found.listed, []
+    for slot in page_slots:
+        numbers = by_image[slot]
+        width, height = sizes[slot].tolist()  # cold, ten of these cost a third of one gather by a list of slots
+        hits.append(ImageHit(image_ids[slot], listed[numbers[0]], width, height, _matches(table, found, numbers, 0)))
     return SearchPage(hits, paging.next_offset(query, len(ranking) - query.offset))
 
 
-def _matches(table: ObjectTable, rows: list[tuple], similarities: list[float], part: int) -> list[Match]:
-    """Object-table rows (as `tolist` gives them) and their similarities as matches."""
-    labels = table.labels
-    return [Match(position, KINDS[kind], labels[label], Box(x1, y1, x2, y2), similarity, part)
-            for (_, kind, position, label, _, x1, y1, x2, y2), similarity
-            in zip(rows, similarities, strict=True)]  # fmt: skip
+def _matches(table: ObjectTable, found: Found, numbers: list[int], part: int) -> tuple[Match, ...]:
+    """The candidates at these positions of `found` as matches."""
+    labels, rows, listed = table.labels, found.rows, found.listed
+    matches = []
+    for number in numbers:  # one row at a time: cold, ten of these cost less than one gather by a list
+        _, kind, position, label, _, x1, y1, x2, y2 = rows[number].tolist()
+        matches.append(Match(position, KINDS[kind], labels[label], Box(x1, y1, x2, y2), listed[number], part))
+    return tuple(matches)
 
 
 def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
@@ -116,11 +116,11 @@ def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarra
     page_ids = image_ids[query.offset : query.offset + query.k]
     hits = []
     for image_id, slot in zip(page_ids, table.slots_of(page_ids).tolist(), strict=True):
-        matches = []
-        for part_number, (part, by_image) in enumerate(zip(found, grouped, strict=True)):
-            numbers = by_image[slot]
-            similarities = [part.listed[number] for number in numbers]
-            matches += _matches(table, part.rows[numbers].tolist(), similarities, part_number)
+        matches = [
+            match
+            for part_number, (part, by_image) in enumerate(zip(found, grouped, strict=True))
+            for match in _matches(table, part, by_image[slot], part_number)
+        ]
         hits.append(ImageHit(image_id, score[image_id], *table.size_of(image_id), tuple(matches)))
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
@@ -161,29 +161,26 @@ def _candidates(sources: Sources, query: VectorQuery, query_vector: np.ndarray, 
     Everything here runs on a cold cache after the graph walk, where each array operation costs microseconds, so
     the usual search (nothing filtered out, no ties) reads two short lists and skips the rest.
     """
-    keys, similarities, complete = _nearest(sources, query, query_vector, count)
+    keys, listed, complete = _nearest(sources, query, query_vector, count)
     table = sources.table
     rows = table.picked(keys)
-    listed, slots = similarities.tolist(), rows["slot"].tolist()
-    clipped = bool(listed) and (listed[0] > 1.0 or listed[-1] < -1.0)  # float rounding (best first)
-    if clipped:
-        similarities = np.clip(similarities, -1.0, 1.0)
-    lowest = float(similarities[-1]) if listed else -1.0
+    slots = rows["slot"].tolist()  # a page reads the rest of only its own images' rows
+    if listed and (listed[0] > 1.0 or listed[-1] < -1.0):  # float rounding (best first)
+        listed = [min(1.0, max(-1.0, similarity)) for similarity in listed]
+    lowest = listed[-1] if listed else -1.0
     floor = query.min_similarity
     exhausted = complete or (floor is not None and bool(listed) and lowest < floor)
-    keep = _kept(sources, query, similarities, rows, slots)
+    keep = _kept(sources, query, listed, rows, slots)
     if keep is not None:
-        similarities, rows = similarities[keep], rows[keep]
-    if keep is not None or clipped:
-        listed, slots = similarities.tolist(), rows["slot"].tolist()
+        rows, listed = rows[keep], [listed[number] for number in np.flatnonzero(keep).tolist()]
+        slots = rows["slot"].tolist()
     if any(map(operator.ge, listed[1:], listed)):  # two equal similarities: rank those by image id, position
-        order = _tie_order(table, listed, rows)
-        rows = rows[order]
-        listed, slots = [listed[number] for number in order], rows["slot"].tolist()
+        order = _tie_order(table, listed, slots, rows["position"].tolist())
+        rows, listed, slots = rows[order], [listed[number] for number in order], [slots[number] for number in order]
     return Found(listed, rows, slots, exhausted, lowest)
 
 
-def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: np.ndarray,
+def _kept(sources: Sources, query: VectorQuery, listed: list[float], rows: np.ndarray,
           slots: list[int]) -> np.ndarray | None:  # fmt: skip
     """Which candidates pass the filters; None when none could be dropped (the usual search: no array work)."""
     table = sources.table
@@ -197,7 +194,7 @@ def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: 
     if query.exclude_ids:
         masks.append(~np.isin(rows["slot"], table.slots_of(query.exclude_ids)))
     if query.min_similarity is not None:
-        masks.append(similarities >= query.min_similarity)
+        masks.append(np.array(listed) >= query.min_similarity)
     if query.tags:  # last: SQLite is asked only about the images the other filters kept
         kept = np.logical_and.reduce(masks) if masks else np.ones(len(slots), dtype=bool)
         kept_slots = np.unique(rows["slot"][kept]).tolist()
@@ -206,19 +203,20 @@ def _kept(sources: Sources, query: VectorQuery, similarities: np.ndarray, rows: 
     return np.logical_and.reduce(masks) if masks else None
 
 
-def _tie_order(table: ObjectTable, similarities: list[float], rows: np.ndarray) -> list[int]:
+def _tie_order(table: ObjectTable, similarities: list[float], slots: list[int], positions: list[int]) -> list[int]:
     """The order ranking objects by similarity, then image id, then position: needed only when two similarities
     are equal (the graph returns them best first), which is rare enough to sort in Python."""
     image_ids = table.image_ids
-    owners = [image_ids[slot] for slot in rows["slot"].tolist()]
-    sort_keys = list(zip([-similarity for similarity in similarities], owners, rows["position"].tolist(), strict=True))
+    sort_keys = list(zip([-similarity for similarity in similarities], [image_ids[slot] for slot in slots], positions,
+                         strict=True))  # fmt: skip
     return sorted(range(len(sort_keys)), key=sort_keys.__getitem__)
 
 
 def _nearest(
     sources: Sources, query: VectorQuery, query_vector: np.ndarray, count: int
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Keys and similarities, best first, and whether they include every object that could pass the filters."""
+) -> tuple[np.ndarray, list[float], bool]:
+    """Keys and similarities (as Python floats), best first, and whether they include every object that could pass
+    the filters."""
     scan_limit = count * EXACT_SCAN_FACTOR
     ann = sources.ann
     if query.labels:
@@ -229,11 +227,12 @@ def _nearest(
             stored = np.stack(ann.get(keys, dtype="f32")) if label_keys else np.empty((0, len(query_vector)))
             similarities = stored @ query_vector
             order = np.argsort(-similarities, kind="stable")
-            return keys[order], similarities[order], True
-    size = len(ann)
+            return keys[order], similarities[order].tolist(), True
+    size = sources.size
     exact = size < ALWAYS_EXACT_BELOW or scan_limit >= size
     # An exact scan still returns only the best `count`: reading every object's row for a page of twelve cost a
     # small index ~10 ms a search (1,950 objects). Too few after the filters, and the caller asks for twice as many.
     # usearch's beam is max(expansion_search, count): ef_search_default is the floor, num_candidates widens it.
     found = ann.search(query_vector, min(count, size), exact=exact, threads=1)
-    return found.keys, 1.0 - found.distances, exact and count >= size
+    # Cold after the walk, an array operation costs more than this list's 44 subtractions.
+    return found.keys, [1.0 - distance for distance in found.distances.tolist()], exact and count >= size
