@@ -1,4 +1,5 @@
-"""What search needs to know of every object, in memory by graph key: its image, kind, label, position, box, score.
+"""What search needs to know of every object, in memory by graph key: its image, kind, label, position, box, and
+its image's size.
 
 Search reads these for each candidate the graph returns; read from SQLite they cost more than the graph walk
 itself (`bench/embedded_knn.py`). One structured numpy array holds a row per key, so filters are vector operations
@@ -8,23 +9,27 @@ write lock.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from imgsearch.index.types import Box, ImageObject, ObjectKind
+from imgsearch.index.types import ImageObject, ObjectKind
 
 KINDS = list(ObjectKind)
 KIND_CODE = {kind: code for code, kind in enumerate(KINDS)}
 ABSENT = -1
-# One 32-byte row per key: a search's candidates are random keys, and a row reads each one's facts from one cache
-# line where a column per fact read six (bench/embedded_knn.py measures the whole search around the graph). Field
-# order is the tuple order of `rows[...].tolist()`, which search reads.
+# One 36-byte row per key: a search's candidates are random keys, and a row reads each one's facts from one or two
+# cache lines where a column per fact read a line for each (bench/embedded_knn.py measures the whole search around
+# the graph). The image's size is in each of its rows, so a page's hits need no second lookup by image.
 ROW = np.dtype(
-    [("slot", "<i4"), ("kind", "u1"), ("position", "<i2"), ("label", "<i4"), ("score", "<f4"),
-     ("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4")],
+    [("slot", "<i4"), ("kind", "u1"), ("position", "<i2"), ("label", "<i4"),
+     ("x1", "<f4"), ("y1", "<f4"), ("x2", "<f4"), ("y2", "<f4"), ("width", "<i4"), ("height", "<i4")],
     align=True,
 )  # fmt: skip
+# ROW's layout for `struct`: after the graph walk, one `unpack_from` reads a row's values as Python objects at a third
+# of the cost of `rows[number].tolist()`. tests/index/test_object_table.py checks the two layouts agree.
+ROW_VALUES = struct.Struct("<iBxhi4f2i")
 INITIAL_KEYS = 1024
 
 
@@ -33,7 +38,6 @@ class ObjectTable:
         # By key. The last row is always absent, so `picked` can clip a key past the end onto it.
         self.rows = _absent_rows(INITIAL_KEYS)
         self.image_ids: list[str] = []  # by slot
-        self.sizes = np.zeros((1024, 2), dtype=np.int32)  # by slot: width, height
         self._slot_of: dict[str, int] = {}
         self._free_slots: list[int] = []
         self.labels: list[str] = []
@@ -44,16 +48,14 @@ class ObjectTable:
         slot = self._free_slots.pop() if self._free_slots else len(self.image_ids)
         if slot == len(self.image_ids):
             self.image_ids.append(image_id)
-            self.sizes = _grown(self.sizes, slot + 1)
         else:
             self.image_ids[slot] = image_id
         self._slot_of[image_id] = slot
-        self.sizes[slot] = (width, height)
         for key, obj in objects:
             self._grow(key + 2)
             box = obj.box
-            self.rows[key] = (slot, KIND_CODE[obj.kind], obj.index, self._code(obj.label), obj.score,
-                              box.x1, box.y1, box.x2, box.y2)  # fmt: skip
+            self.rows[key] = (slot, KIND_CODE[obj.kind], obj.index, self._code(obj.label),
+                              box.x1, box.y1, box.x2, box.y2, width, height)  # fmt: skip
 
     def remove_image(self, image_id: str, keys: Sequence[int]) -> None:
         slot = self._slot_of.pop(image_id, None)
@@ -82,14 +84,6 @@ class ObjectTable:
     def slots_of(self, image_ids: Iterable[str]) -> np.ndarray:
         return np.array([self._slot_of[i] for i in image_ids if i in self._slot_of], dtype=np.int32)
 
-    def size_of(self, image_id: str) -> tuple[int, int]:
-        width, height = self.sizes[self._slot_of[image_id]].tolist()
-        return width, height
-
-    def image_object(self, key: int) -> ImageObject:
-        _, kind, position, label, score, x1, y1, x2, y2 = self.rows[key].tolist()
-        return ImageObject(position, KINDS[kind], self.labels[label], score, Box(x1, y1, x2, y2))
-
     def _code(self, label: str) -> int:
         code = self._label_code.get(label)
         if code is None:
@@ -109,12 +103,3 @@ def _absent_rows(count: int) -> np.ndarray:
     rows = np.zeros(count, dtype=ROW)
     rows["slot"] = ABSENT
     return rows
-
-
-def _grown(column: np.ndarray, size: int, fill: int = 0) -> np.ndarray:
-    """The column, at least `size` long (doubling, so appends stay cheap)."""
-    if size <= len(column):
-        return column
-    bigger = np.full((max(size, 2 * len(column)), *column.shape[1:]), fill, dtype=column.dtype)
-    bigger[: len(column)] = column
-    return bigger

@@ -12,7 +12,7 @@ import numpy as np
 from usearch.index import Index
 
 from imgsearch.index import paging
-from imgsearch.index.embedded.object_table import ABSENT, KINDS, ObjectTable
+from imgsearch.index.embedded.object_table import ABSENT, KINDS, ROW, ROW_VALUES, ObjectTable
 from imgsearch.index.embedded.store import Store
 from imgsearch.index.types import Box, ImageHit, Match, SearchPage, VectorQuery
 
@@ -70,23 +70,23 @@ def search_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndar
 
 def _page(table: ObjectTable, query: VectorQuery, found: Found, by_image: dict[int, list[int]]) -> SearchPage:
     ranking = list(by_image)
-    page_slots = ranking[query.offset : query.offset + query.k]
-    image_ids, sizes, listed, hits = table.image_ids, table.sizes, found.listed, []
-    for slot in page_slots:
+    image_ids, listed, hits = table.image_ids, found.listed, []
+    for slot in ranking[query.offset : query.offset + query.k]:
         numbers = by_image[slot]
-        width, height = sizes[slot].tolist()  # cold, ten of these cost a third of one gather by a list of slots
-        hits.append(ImageHit(image_ids[slot], listed[numbers[0]], width, height, _matches(table, found, numbers, 0)))
+        matches, width, height = _matches(table, found, numbers, 0)
+        hits.append(ImageHit(image_ids[slot], listed[numbers[0]], width, height, tuple(matches)))
     return SearchPage(hits, paging.next_offset(query, len(ranking) - query.offset))
 
 
-def _matches(table: ObjectTable, found: Found, numbers: list[int], part: int) -> tuple[Match, ...]:
-    """The candidates at these positions of `found` as matches."""
-    labels, rows, listed = table.labels, found.rows, found.listed
-    matches = []
-    for number in numbers:  # one row at a time: cold, ten of these cost less than one gather by a list
-        _, kind, position, label, _, x1, y1, x2, y2 = rows[number].tolist()
+def _matches(table: ObjectTable, found: Found, numbers: list[int], part: int) -> tuple[list[Match], int, int]:
+    """The candidates at these positions of `found` (all of one image) as matches, and the image's width and
+    height."""
+    labels, rows, listed, values_at = table.labels, found.rows, found.listed, ROW_VALUES.unpack_from
+    row_size, matches, width, height = ROW.itemsize, [], 0, 0
+    for number in numbers:
+        _, kind, position, label, x1, y1, x2, y2, width, height = values_at(rows, number * row_size)
         matches.append(Match(position, KINDS[kind], labels[label], Box(x1, y1, x2, y2), listed[number], part))
-    return tuple(matches)
+    return matches, width, height
 
 
 def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarray]) -> SearchPage:
@@ -116,12 +116,11 @@ def _and_page(sources: Sources, query: VectorQuery, part_vectors: list[np.ndarra
     page_ids = image_ids[query.offset : query.offset + query.k]
     hits = []
     for image_id, slot in zip(page_ids, table.slots_of(page_ids).tolist(), strict=True):
-        matches = [
-            match
-            for part_number, (part, by_image) in enumerate(zip(found, grouped, strict=True))
-            for match in _matches(table, part, by_image[slot], part_number)
-        ]
-        hits.append(ImageHit(image_id, score[image_id], *table.size_of(image_id), tuple(matches)))
+        matches: list[Match] = []
+        for part_number, (part, by_image) in enumerate(zip(found, grouped, strict=True)):
+            part_matches, width, height = _matches(table, part, by_image[slot], part_number)
+            matches += part_matches
+        hits.append(ImageHit(image_id, score[image_id], width, height, tuple(matches)))
     return SearchPage(hits, paging.next_offset(query, len(image_ids) - query.offset))
 
 
