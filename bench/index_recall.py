@@ -21,7 +21,9 @@ other core, and ES 9 may search segments in parallel); two clients left half a c
 and four about a fifth of the machine (1.6-1.8 cores busy; merged, 384-d: 293-331 per core where eight gave 354).
 The query vector travels as base64 float32, as in the product. `--es-oversample` adds rows with
 `rescore_vector.oversample` in the kNN section (ES 9 re-ranks the int8 candidates with the float vectors), injected
-by a client wrapper.
+by a client wrapper. After the merged rows, "kNN floor (no boxes)" rows send the same kNN without inner hits and
+without the objects' source (images only, which the product cannot show): no request that draws matched boxes can
+cost less, so when the floor itself stays under a QPS goal, the machine, not the request shape, is what limits it.
 Embedded: `EmbeddedIndex` in a temporary folder, reopened with `ef_search_default=ef` for each ef (how the product
 configures it; a per-query num_candidates below that default cannot lower the beam); one thread = one core.
 Each timed pass runs `--repeats` times and the fastest counts. Columns: miss Δcos = how far (in cosine) the
@@ -44,10 +46,12 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
 import numpy as np
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import pack_dense_vector
 from process_cpu import CLOCK_TICKS, process_cpu_seconds
 from recall_data import MODEL_ID, OBJECTS_PER_IMAGE, TOP_K, Dataset, Truth, add_all, exact_truth, make_dataset, recall
 from rich.console import Console
@@ -70,6 +74,7 @@ BULK_TARGET_BYTES = 20_000_000  # well under ES's indexing-pressure limit (10% o
 MAX_WARMUP_PASSES = 15
 JSON_BYTES_PER_FLOAT = 20  # float32.tolist() serialises to ~18-20 characters per component
 CORES = os.cpu_count() or 1
+FLOOR_LABEL = "kNN floor (no boxes)"
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,26 @@ class OversamplingClient:
         return self._client.search(**kwargs)
 
 
+class KnnFloor:
+    """The product's kNN request without what draws the boxes (inner hits, the objects' source): a floor.
+
+    A search that names its images' matched objects cannot cost Elasticsearch less than this one, so its QPS per
+    core is the most any request shape could reach on this machine; the gap to the product row is what inner
+    hits and the source cost.
+    """
+
+    def __init__(self, client: Elasticsearch, alias: str, candidates: int) -> None:
+        self._client, self._alias, self._candidates = client, alias, candidates
+
+    def search(self, query: VectorQuery) -> SimpleNamespace:
+        candidates = query.num_candidates or self._candidates
+        knn = {"field": "objects.vector", "query_vector": pack_dense_vector(query.vector.astype(np.float32)),
+               "k": query.k, "num_candidates": max(candidates, query.k),
+               "filter": list(ElasticsearchIndex._filters(query))}  # fmt: skip
+        found = self._client.search(index=self._alias, knn=knn, size=query.k, source=False)
+        return SimpleNamespace(hits=[SimpleNamespace(image_id=hit["_id"]) for hit in found["hits"]["hits"]])
+
+
 def settle_merges(client: Elasticsearch, alias: str) -> None:
     """Background merges would steal the cores the searches are timed on: wait for two idle polls in a row."""
     idle = 0
@@ -223,6 +248,11 @@ def es_sweep(client: Elasticsearch, alias: str, state: str, args: argparse.Names
         for candidates in args.es_candidates:
             label = (backend, f"num_candidates {candidates}", candidates)
             rows.append(measure(index, label, candidates, data, truth, meter, args, many_clients=True))
+    if state == "merged":
+        floor = cast(VectorIndex, KnnFloor(client, alias, DEFAULT_CANDIDATES))
+        for candidates in args.es_candidates:
+            label = (f"ES {state} {FLOOR_LABEL}", f"num_candidates {candidates}", candidates)
+            rows.append(measure(floor, label, candidates, data, truth, meter, args, many_clients=True))
     return rows
 
 
@@ -289,6 +319,8 @@ def bench_embedded(args: argparse.Namespace, data: Dataset, truth: Truth, consol
 
 def goals(row: Row) -> str:
     """Marks the product-default row (recall goal) and the rows past recall 0.99 (the paper's per-core QPS)."""
+    if FLOOR_LABEL in row.backend:
+        return "a floor, not the product: no goals"
     marks = []
     if row.candidates == DEFAULT_CANDIDATES and "rescore" not in row.backend:
         marks.append(f"default: R≥{RECALL_DEFAULT_GOAL} " + ("✓" if row.recall >= RECALL_DEFAULT_GOAL else "✗"))
