@@ -58,6 +58,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imgsearch.connections import elasticsearch_client
+from imgsearch.index import paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import VectorQuery
@@ -191,9 +192,9 @@ class KnnFloor:
         self._client, self._alias, self._candidates = client, alias, candidates
 
     def search(self, query: VectorQuery) -> SimpleNamespace:
-        candidates = query.num_candidates or self._candidates
+        wanted = paging.wanted(query)  # as the product's kNN: the page and one more image
         knn = {"field": "objects.vector", "query_vector": pack_dense_vector(query.vector.astype(np.float32)),
-               "k": query.k, "num_candidates": max(candidates, query.k),
+               "k": wanted, "num_candidates": max(query.num_candidates or self._candidates, wanted),
                "filter": list(ElasticsearchIndex._filters(query))}  # fmt: skip
         found = self._client.search(index=self._alias, knn=knn, size=query.k, source=False)
         return SimpleNamespace(hits=[SimpleNamespace(image_id=hit["_id"]) for hit in found["hits"]["hits"]])
