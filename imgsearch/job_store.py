@@ -144,5 +144,7 @@ class ElasticsearchJobStore(JobStore):
     def newest(self, limit: int) -> list[Job]:
         self._ensure()
         self.client.indices.refresh(index=self.index)
-        found = self.client.search(index=self.index, size=limit, sort=[{"created_at": "desc"}])
+        found = self.client.search(
+            index=self.index, size=limit, sort=[{"created_at": "desc"}], allow_partial_search_results=False
+        )
         return [Job.from_dict(hit["_source"]["record"]) for hit in found["hits"]["hits"]]

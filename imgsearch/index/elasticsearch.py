@@ -18,7 +18,14 @@ from imgsearch.errors import BackendUnavailable, IndexReplaced, InvalidRequest, 
 from imgsearch.index import es_documents, paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.cursor import decode_browse_cursor, encode_browse_cursor
-from imgsearch.index.es_errors import ELASTICSEARCH, UNAVAILABLE_STATUSES, es_call, reason, root_type
+from imgsearch.index.es_errors import (
+    ELASTICSEARCH,
+    UNAVAILABLE_STATUSES,
+    all_shards_answered,
+    es_call,
+    reason,
+    root_type,
+)
 from imgsearch.index.es_generations import index_name_for
 from imgsearch.index.es_mapping import ShardLayout, images_index_body
 from imgsearch.index.types import (
@@ -282,8 +289,7 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def vectors(self, image_id: str) -> np.ndarray | None:
         try:
-            found = self.client.search(
-                index=self._reads,
+            found = self._search_whole(
                 query={"ids": {"values": [image_id]}},
                 source=False,
                 fields=["objects.vector"],
@@ -318,8 +324,7 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def browse(self, cursor: str | None, limit: int, tags: Sequence[str] = ()) -> BrowsePage:
         search_after = list(decode_browse_cursor(cursor, self.name)) if cursor else None
-        found = self.client.search(
-            index=self._reads,
+        found = self._search_whole(
             query={"bool": {"filter": [{"term": {"tags": tag}} for tag in tags]}},
             size=limit + 1,
             sort=[{"created_at": "desc"}, {"image_id": "desc"}],
@@ -392,10 +397,16 @@ class ElasticsearchIndex(VectorIndex):
         )
         return self._page(query, found, parts=len(part_vectors))
 
+    def _search_whole(self, **request: Any) -> Any:
+        """A search of the read index that every shard answered. Partial results (a node down with no other copy
+        of a shard) come back as an error instead: they would hide images from a search without a word, and drop
+        them from a reindex that pages through `documents_after`."""
+        return self.client.search(index=self._reads, allow_partial_search_results=False, **request)
+
     def _searched(self, **request: Any) -> Any:
         for attempt in range(SHARD_MOVED_ATTEMPTS):
             try:
-                return self.client.search(index=self._reads, **request)
+                return self._search_whole(**request)
             except BadRequestError as error:
                 raise InvalidRequest(f"Elasticsearch refused the query: {reason(error)}") from error
             except NotFoundError as error:
@@ -413,8 +424,7 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def documents_after(self, image_id: str | None, limit: int) -> list[ImageDocument]:
-        found = self.client.search(
-            index=self._reads,
+        found = self._search_whole(
             size=limit,
             sort=[{"image_id": "asc"}],
             search_after=[image_id] if image_id else None,
@@ -424,7 +434,7 @@ class ElasticsearchIndex(VectorIndex):
 
     @es_call
     def image_count(self) -> int:
-        return int(self.client.count(index=self._reads)["count"])
+        return int(all_shards_answered(self.client.count(index=self._reads))["count"])
 
     @es_call
     def make_writes_visible(self) -> None:
@@ -448,8 +458,7 @@ class ElasticsearchIndex(VectorIndex):
     def stats(self) -> IndexStats:
         if self.model_id() is None:
             return IndexStats(images=0, objects=0)
-        found = self.client.search(
-            index=self._reads,
+        found = self._search_whole(
             size=0,
             track_total_hits=True,
             aggs={

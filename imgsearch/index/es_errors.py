@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from elastic_transport import ConnectionError as EsConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError
@@ -37,6 +39,17 @@ def unavailable(error: Exception) -> BackendUnavailable | None:
     if isinstance(error, ApiError) and error.status_code in UNAVAILABLE_STATUSES:
         return BackendUnavailable(ELASTICSEARCH, f"HTTP {error.status_code}: {reason(error)}")
     return None
+
+
+def all_shards_answered(response: Any) -> Any:
+    """The response, when every shard it covers answered; a count over some shards only is an outage, since the
+    images on the missing ones would silently drop out of it."""
+    shards = response["_shards"]
+    if shards.get("failed", 0):
+        failures = shards.get("failures") or [{}]
+        cause = failures[0].get("reason", {}).get("type", "unknown")
+        raise BackendUnavailable(ELASTICSEARCH, f"{shards['failed']} of {shards['total']} shards failed ({cause})")
+    return response
 
 
 # Connection failures, time-outs and 429/5xx answers become `BackendUnavailable`; other answers stay as they are.

@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 from imgsearch.devservices.__main__ import build_services, es_cluster
 from imgsearch.devservices.elasticsearch import ElasticsearchService
 from imgsearch.devservices.layout import Layout, default_home, default_state
+from imgsearch.errors import BackendUnavailable
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.es_mapping import ShardLayout
 from imgsearch.index.types import VectorQuery
@@ -104,4 +105,53 @@ def test_searches_keep_their_answers_while_a_node_is_down_and_the_cluster_heals(
     assert answered_while_down >= 20
     assert all(same for _, same in answered), "a search answered differently while a node was down"
     assert (healed["status"], healed["number_of_nodes"]) == ("green", NODES)
+    assert es.cluster.health(wait_for_status="green", timeout="60s")["status"] == "green"
+
+
+@pytest.fixture
+def unreplicated(es: Elasticsearch) -> Iterator[ElasticsearchIndex]:
+    alias = f"test-cluster-{uuid.uuid4().hex[:12]}"
+    index = ElasticsearchIndex(es, alias, REPO_ROOT / "es_mappings", refresh=True, layout=ShardLayout(NODES, "0"))
+    index.ensure(MODEL_ID, DIM)
+    yield index
+    drop_es_alias(es, alias)
+
+
+def test_a_shard_with_no_copy_left_is_an_outage_not_a_smaller_answer(
+    es: Elasticsearch, cluster_nodes: list[ElasticsearchService], unreplicated: ElasticsearchIndex
+) -> None:
+    """Three shards and no replicas: with one node stopped, a search, a count and the reindex's paging would each
+    see two thirds of the images. They fail as an outage instead (the API's 503), and answer in full once it is
+    back."""
+    corpus = make_corpus(60, seed=5)
+    unreplicated.add(corpus)
+    concrete = unreplicated.current_index()
+    assert concrete is not None
+    es.cluster.health(index=concrete, wait_for_status="green", timeout="60s")
+    query = VectorQuery(vector=corpus[7].vectors[1], model_id=MODEL_ID, k=60)
+    expected = top_ids(unreplicated, query)
+    assert len(expected) == 60
+
+    holders = {row["node"] for row in es.cat.shards(index=concrete, format="json")}
+    client_node = cluster_nodes[0].node_name
+    stopped = next(node for node in cluster_nodes[1:] if node.node_name in holders)
+    assert stopped.stop()
+    try:
+        health = es.cluster.health(index=concrete, wait_for_nodes=str(NODES - 1), timeout="60s")
+        assert (health["timed_out"], health["status"]) == (False, "red")
+        with pytest.raises(BackendUnavailable, match="Elasticsearch"):
+            unreplicated.search(query)
+        with pytest.raises(BackendUnavailable, match="Elasticsearch"):
+            unreplicated.documents_after(None, 100)
+        with pytest.raises(BackendUnavailable, match="shards failed"):
+            unreplicated.image_count()
+        with pytest.raises(BackendUnavailable, match="Elasticsearch"):
+            unreplicated.stats()
+    finally:
+        stopped.start()
+    assert client_node != stopped.node_name
+    assert es.cluster.health(index=concrete, wait_for_status="green", timeout="120s")["status"] == "green"
+    assert top_ids(unreplicated, query) == expected
+    assert unreplicated.image_count() == 60
+    assert len(unreplicated.documents_after(None, 100)) == 60
     assert es.cluster.health(wait_for_status="green", timeout="60s")["status"] == "green"
