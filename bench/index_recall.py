@@ -51,14 +51,12 @@ from typing import Any, NamedTuple, cast
 
 import numpy as np
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import pack_dense_vector
 from process_cpu import CLOCK_TICKS, process_cpu_seconds
 from recall_data import MODEL_ID, OBJECTS_PER_IMAGE, TOP_K, Dataset, Truth, add_all, exact_truth, make_dataset, recall
 from rich.console import Console
 from rich.table import Table
 
 from imgsearch.connections import elasticsearch_client
-from imgsearch.index import paging
 from imgsearch.index.base import VectorIndex
 from imgsearch.index.elasticsearch import ElasticsearchIndex
 from imgsearch.index.types import VectorQuery
@@ -188,15 +186,13 @@ class KnnFloor:
     hits and the source cost.
     """
 
-    def __init__(self, client: Elasticsearch, alias: str, candidates: int) -> None:
-        self._client, self._alias, self._candidates = client, alias, candidates
+    def __init__(self, client: Elasticsearch, index: ElasticsearchIndex) -> None:
+        self._client, self._index = client, index
 
     def search(self, query: VectorQuery) -> SimpleNamespace:
-        wanted = paging.wanted(query)  # as the product's kNN: the page and one more image
-        knn = {"field": "objects.vector", "query_vector": pack_dense_vector(query.vector.astype(np.float32)),
-               "k": wanted, "num_candidates": max(query.num_candidates or self._candidates, wanted),
-               "filter": list(ElasticsearchIndex._filters(query))}  # fmt: skip
-        found = self._client.search(index=self._alias, knn=knn, size=query.k, source=False)
+        # The product's own kNN section (its k, candidates and filters), only without the inner hits.
+        knn = self._index.knn_section(query, query.vector.astype(np.float32))
+        found = self._client.search(index=self._index.alias, knn=knn, size=query.k, source=False)
         return SimpleNamespace(hits=[SimpleNamespace(image_id=hit["_id"]) for hit in found["hits"]["hits"]])
 
 
@@ -250,7 +246,7 @@ def es_sweep(client: Elasticsearch, alias: str, state: str, args: argparse.Names
             label = (backend, f"num_candidates {candidates}", candidates)
             rows.append(measure(index, label, candidates, data, truth, meter, args, many_clients=True))
     if state == "merged":
-        floor = cast(VectorIndex, KnnFloor(client, alias, DEFAULT_CANDIDATES))
+        floor = cast(VectorIndex, KnnFloor(client, plain))
         for candidates in args.es_candidates:
             label = (f"ES {state} {FLOOR_LABEL}", f"num_candidates {candidates}", candidates)
             rows.append(measure(floor, label, candidates, data, truth, meter, args, many_clients=True))

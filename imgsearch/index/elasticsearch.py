@@ -339,25 +339,31 @@ class ElasticsearchIndex(VectorIndex):
     @es_call
     def search(self, query: VectorQuery) -> SearchPage:
         part_vectors = self.check_query(query)  # float32, as pack_dense_vector needs
-        wanted = paging.wanted(query)
         if len(part_vectors) > 1:
-            return self._search_all_parts(query, part_vectors, wanted)
-        knn: dict[str, Any] = {
-            "field": "objects.vector",
-            # Base64 of big-endian float32 (Elasticsearch ≥ 9.3 reads it for float vectors): less to parse.
-            "query_vector": pack_dense_vector(part_vectors[0]),
-            "k": wanted,
-            "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
-            "filter": list(self._filters(query)),
-            "inner_hits": {"name": "matches", "size": query.matches_per_image, "_source": False},
-        }
-        if query.min_similarity is not None:
-            # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
-            knn["similarity"] = query.min_similarity
+            return self._search_all_parts(query, part_vectors, paging.wanted(query))
+        knn = self.knn_section(query, part_vectors[0])
+        knn["inner_hits"] = {"name": "matches", "size": query.matches_per_image, "_source": False}
         # A page of k: whether a next one exists is in the total (the kNN's `wanted` images), so the image after the
         # page is not fetched with its inner hits just to be counted.
         found = self._searched(knn=knn, from_=query.offset, size=query.k, source=es_documents.HIT_SOURCE)
         return self._page(query, found, parts=1)
+
+    def knn_section(self, query: VectorQuery, vector: np.ndarray) -> dict[str, Any]:
+        """The kNN section of a one-part search, without the inner hits that name its matches (bench/index_recall.py
+        times it bare as the floor under the product's request)."""
+        wanted = paging.wanted(query)
+        knn: dict[str, Any] = {
+            "field": "objects.vector",
+            # Base64 of big-endian float32 (Elasticsearch ≥ 9.3 reads it for float vectors): less to parse.
+            "query_vector": pack_dense_vector(vector),
+            "k": wanted,
+            "num_candidates": max(query.num_candidates or self.num_candidates, wanted),
+            "filter": list(self._filters(query)),
+        }
+        if query.min_similarity is not None:
+            # For dot_product this bounds the raw dot product, i.e. the cosine of unit vectors.
+            knn["similarity"] = query.min_similarity
+        return knn
 
     @staticmethod
     def _page(query: VectorQuery, found: Any, parts: int) -> SearchPage:
