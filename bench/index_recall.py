@@ -186,13 +186,13 @@ class KnnFloor:
     hits and the source cost.
     """
 
-    def __init__(self, client: Elasticsearch, index: ElasticsearchIndex) -> None:
-        self._client, self._index = client, index
+    def __init__(self, index: ElasticsearchIndex) -> None:
+        self._index = index
 
     def search(self, query: VectorQuery) -> SimpleNamespace:
-        # The product's own kNN section (its k, candidates and filters), only without the inner hits.
-        knn = self._index.knn_section(query, query.vector.astype(np.float32))
-        found = self._client.search(index=self._index.alias, knn=knn, size=query.k, source=False)
+        # The product's own checks and kNN section (its k, candidates and filters), only without the inner hits.
+        knn = self._index.knn_section(query, self._index.check_query(query)[0])
+        found = self._index.client.search(index=self._index.alias, knn=knn, size=query.k, source=False)
         return SimpleNamespace(hits=[SimpleNamespace(image_id=hit["_id"]) for hit in found["hits"]["hits"]])
 
 
@@ -246,7 +246,7 @@ def es_sweep(client: Elasticsearch, alias: str, state: str, args: argparse.Names
             label = (backend, f"num_candidates {candidates}", candidates)
             rows.append(measure(index, label, candidates, data, truth, meter, args, many_clients=True))
     if state == "merged":
-        floor = cast(VectorIndex, KnnFloor(client, plain))
+        floor = cast(VectorIndex, KnnFloor(plain))
         for candidates in args.es_candidates:
             label = (f"ES {state} {FLOOR_LABEL}", f"num_candidates {candidates}", candidates)
             rows.append(measure(floor, label, candidates, data, truth, meter, args, many_clients=True))
