@@ -10,15 +10,20 @@ built through `ElasticsearchIndex`, searched by `--clients` threads with k 11 an
   holds its objects without vectors, each match read at its nested offset)
 - inner hits with source: the earlier request, each inner hit carrying its object's `_source`
 - no inner hits: the same kNN returning images only, the floor of any request that names matched boxes
+- vector copy, scored here: a second index whose documents also carry an f16 copy of their objects' vectors in
+  `_source` (a `binary` field); the kNN without inner hits fetches it with the hit's source and this process scores
+  each hit's objects against the query (the product's request on that index is timed too: what the copy costs it)
 
 Per shape: Elasticsearch CPU ms per query (from /proc, so Elasticsearch must run on this machine), this process's
 CPU ms per query, and queries/s per core (throughput / cores). Shapes alternate round by round; each prints its
-round with the least Elasticsearch CPU.
+round with the least Elasticsearch CPU. Then both indexes' sizes, and how well the copy's matches agree with the
+product's inner hits (same best object, largest similarity difference).
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import time
 import uuid
@@ -27,15 +32,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
-from elasticsearch.helpers import pack_dense_vector
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk, pack_dense_vector
 from process_cpu import process_cpu_seconds
-from recall_data import MODEL_ID, TOP_K, add_all, make_dataset
+from recall_data import MODEL_ID, OBJECTS_PER_IMAGE, TOP_K, add_all, entry, make_dataset
 from rich.console import Console
 from rich.table import Table
 
 from imgsearch.connections import elasticsearch_client
 from imgsearch.index.elasticsearch import ElasticsearchIndex
-from imgsearch.index.es_documents import HIT_SOURCE
+from imgsearch.index.es_documents import HIT_SOURCE, to_source
 from imgsearch.index.types import VectorQuery
 from imgsearch.maintenance import drop_es_alias
 from imgsearch.settings import REPO_ROOT, Settings
@@ -44,9 +50,55 @@ from pipeline.records import ObjectKind
 KINDS = (ObjectKind.OBJECT, ObjectKind.IMAGE)
 CANDIDATES = 50
 CORES = os.cpu_count() or 1
+VECTOR_COPY = "vectors_f16"
+MATCHES_PER_IMAGE = 5
 
 
-def shapes(index: ElasticsearchIndex, alias: str) -> dict[str, Callable[[np.ndarray], Any]]:
+def add_with_vector_copy(client: Elasticsearch, alias: str, vectors: np.ndarray) -> None:
+    """The recall data's documents, each with its objects' vectors once more as little-endian f16 in `_source`."""
+
+    def actions() -> Any:
+        for number in range(len(vectors) // OBJECTS_PER_IMAGE):
+            image = entry(vectors, number)
+            copy = base64.b64encode(np.asarray(image.vectors, dtype="<f2").tobytes()).decode()
+            source = to_source(image) | {VECTOR_COPY: copy}
+            yield {"_op_type": "create", "_index": alias, "_id": image.document.image_id, "_source": source}
+
+    bulk(client, actions(), chunk_size=200, max_chunk_bytes=20 * 1024 * 1024)
+
+
+def copy_scored(client: Elasticsearch, alias: str) -> Callable[[np.ndarray], list[list[tuple[int, float]]]]:
+    """The kNN without inner hits; each hit's matches are its objects scored here against the f16 copy."""
+
+    def search(vector: np.ndarray) -> list[list[tuple[int, float]]]:
+        knn = {"field": "objects.vector", "query_vector": pack_dense_vector(vector), "k": TOP_K,
+               "num_candidates": CANDIDATES, "filter": []}  # fmt: skip
+        found = client.search(index=alias, knn=knn, size=TOP_K, source=[*HIT_SOURCE, VECTOR_COPY])
+        images = []
+        for hit in found["hits"]["hits"]:
+            objects = hit["_source"]["objects"]
+            copy = np.frombuffer(base64.b64decode(hit["_source"][VECTOR_COPY]), dtype="<f2")
+            similarities = copy.reshape(len(objects), -1).astype(np.float32) @ vector
+            best = np.argsort(-similarities)[:MATCHES_PER_IMAGE]
+            images.append([(objects[at]["index"], float(similarities[at])) for at in best])
+        return images
+
+    return search
+
+
+def agreement(index: ElasticsearchIndex, scored: Callable[[np.ndarray], Any], queries: np.ndarray) -> str:
+    same_best, differences = 0, [0.0]
+    for vector in queries:
+        page = index.search(VectorQuery(vector, MODEL_ID, k=TOP_K, kinds=KINDS, num_candidates=CANDIDATES))
+        for hit, copied in zip(page.hits, scored(vector), strict=True):
+            same_best += hit.matches[0].object_index == copied[0][0]
+            differences.append(abs(hit.matches[0].similarity - copied[0][1]))
+    return (
+        f"best match the same in {same_best} of {len(queries) * TOP_K} hits; similarity within {max(differences):.1e}"
+    )
+
+
+def shapes(index: ElasticsearchIndex, alias: str, copied: ElasticsearchIndex) -> dict[str, Callable[[np.ndarray], Any]]:
     client = index.client
 
     def raw(inner_hits: dict[str, Any] | None, source: list[str]) -> Callable[[np.ndarray], Any]:
@@ -59,14 +111,16 @@ def shapes(index: ElasticsearchIndex, alias: str) -> dict[str, Callable[[np.ndar
 
         return search
 
-    def product(vector: np.ndarray) -> Any:
-        return index.search(VectorQuery(vector, MODEL_ID, k=TOP_K, kinds=KINDS, num_candidates=CANDIDATES))
+    def product(on: ElasticsearchIndex) -> Callable[[np.ndarray], Any]:
+        return lambda vector: on.search(VectorQuery(vector, MODEL_ID, k=TOP_K, kinds=KINDS, num_candidates=CANDIDATES))
 
-    with_source = {"name": "matches", "size": 5, "_source": {"excludes": ["objects.vector"]}}
+    with_source = {"name": "matches", "size": MATCHES_PER_IMAGE, "_source": {"excludes": ["objects.vector"]}}
     return {
-        "product (inner hits without _source)": product,
+        "product (inner hits without _source)": product(index),
         "inner hits with _source": raw(with_source, ["width", "height"]),
         "no inner hits": raw(None, HIT_SOURCE),
+        "product, on the index with the f16 copy": product(copied),
+        "f16 copy in the hit source, scored here": copy_scored(client, copied.alias),
     }
 
 
@@ -83,14 +137,21 @@ def main() -> None:
     client = elasticsearch_client(Settings(es_url=args.es_url, s3_endpoint=None)).options(request_timeout=600)
     pid = next(iter(client.nodes.info(node_id="_local", metric="process")["nodes"].values()))["process"]["id"]
     data = make_dataset(args.dims, args.vectors, args.queries, seed=args.dims)
-    alias = f"bench-inner-hits-{uuid.uuid4().hex[:10]}"
+    alias, copy_alias = (f"bench-inner-hits-{uuid.uuid4().hex[:10]}" for _ in range(2))
     index = ElasticsearchIndex(client, alias, REPO_ROOT / "es_mappings", CANDIDATES, refresh=False)
+    copied = ElasticsearchIndex(client, copy_alias, REPO_ROOT / "es_mappings", CANDIDATES, refresh=False)
     try:
         index.ensure(MODEL_ID, args.dims)
         add_all(index, data.vectors, 200, console)
-        client.indices.refresh(index=alias)
-        index.optimize()
-        searches = shapes(index, alias)
+        copied.ensure(MODEL_ID, args.dims)
+        client.indices.put_mapping(index=copy_alias, properties={VECTOR_COPY: {"type": "binary"}})
+        add_with_vector_copy(client, copy_alias, data.vectors)
+        for each in (index, copied):
+            client.indices.refresh(index=each.alias)
+            each.optimize()
+        searches = shapes(index, alias, copied)
+        agreed = agreement(index, copy_scored(client, copy_alias), data.queries[:50])
+        sizes = {each.alias: each.stats().size_bytes / 1e6 for each in (index, copied)}
 
         def one_pass(search: Callable[[np.ndarray], Any]) -> tuple[float, float, float]:
             es_before, own_before, started = process_cpu_seconds(pid), time.process_time(), time.perf_counter()
@@ -110,6 +171,7 @@ def main() -> None:
                 measured[name] = min(measured.get(name, spent), spent)
     finally:
         drop_es_alias(client, alias)
+        drop_es_alias(client, copy_alias)
         client.close()
     title = f"{args.dims}-d, {args.vectors:,} vectors, one segment, {args.clients} clients, nc {CANDIDATES}"
     table = Table(title=title)
@@ -118,6 +180,9 @@ def main() -> None:
     for name, (es_ms, own_ms, per_core) in measured.items():
         table.add_row(name, f"{es_ms:.2f}", f"{own_ms:.2f}", f"{per_core:.0f}")
     console.print(table)
+    console.print(
+        f"index {sizes[alias]:.0f} MB, with the f16 copy {sizes[copy_alias]:.0f} MB; the copy's matches: {agreed}"
+    )
 
 
 if __name__ == "__main__":
