@@ -98,6 +98,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def torch_runner(forward: Callable[[torch.Tensor], torch.Tensor]) -> Runner:
+    def run(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            output = forward(torch.from_numpy(batch))
+        return (output[0] if isinstance(output, tuple | list) else output).float().numpy()
+
+    return run
+
+
 def runners(module: torch.nn.Module, example: torch.Tensor, cache: Path, name: str, compile_too: bool
             ) -> dict[str, Runner | str]:  # fmt: skip
     """Each runtime's forward over a numpy batch, or the reason it could not be built."""
@@ -105,27 +114,15 @@ def runners(module: torch.nn.Module, example: torch.Tensor, cache: Path, name: s
     import openvino as ov
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    def torch_runner(forward: Callable[[torch.Tensor], torch.Tensor]) -> Runner:
-        def run(batch: np.ndarray) -> np.ndarray:
-            with torch.inference_mode():
-                output = forward(torch.from_numpy(batch))
-            return (output[0] if isinstance(output, tuple | list) else output).float().numpy()
-
-        return run
-
     built: dict[str, Runner | str] = {"PyTorch eager": torch_runner(module)}
-    if compile_too:
-        try:
-            compiled = torch.compile(module)
-            torch_runner(compiled)(example.numpy())  # compile now, not in the timed runs
-            built["torch.compile"] = torch_runner(compiled)
-        except Exception as error:  # noqa: BLE001 (a runtime that cannot build is a row saying why)
-            built["torch.compile"] = f"failed: {type(error).__name__}: {str(error)[:80]}"
+    # Exported before anything runs the module in inference mode: ultralytics' head caches its anchors from the
+    # first forward, and tracing refuses those inference tensors ("cannot be saved for backward").
     try:
         onnx_path = export_onnx(module, example, cache, name)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:  # noqa: BLE001 (a runtime that cannot build is a row saying why)
         reason = f"export failed: {type(error).__name__}: {str(error)[:80]}"
-        return built | dict.fromkeys(["ONNX Runtime fp32", "ONNX Runtime int8", "OpenVINO fp32"], reason)
+        return built | compiled_runner(module, example, compile_too) | dict.fromkeys(
+            ["ONNX Runtime fp32", "ONNX Runtime int8", "OpenVINO fp32"], reason)  # fmt: skip
     threads = torch.get_num_threads()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
@@ -146,7 +143,18 @@ def runners(module: torch.nn.Module, example: torch.Tensor, cache: Path, name: s
         built["OpenVINO fp32"] = lambda batch: compiled_ov(batch)[0]
     except Exception as error:  # noqa: BLE001
         built["OpenVINO fp32"] = f"failed: {type(error).__name__}: {str(error)[:80]}"
-    return built
+    return built | compiled_runner(module, example, compile_too)
+
+
+def compiled_runner(module: torch.nn.Module, example: torch.Tensor, compile_too: bool) -> dict[str, Runner | str]:
+    if not compile_too:
+        return {}
+    try:
+        compiled = torch.compile(module)
+        torch_runner(compiled)(example.numpy())  # compile now, not in the timed runs
+        return {"torch.compile": torch_runner(compiled)}
+    except Exception as error:  # noqa: BLE001
+        return {"torch.compile": f"failed: {type(error).__name__}: {str(error)[:80]}"}
 
 
 def timed(run: Runner, batch: np.ndarray, runs: int) -> float:
