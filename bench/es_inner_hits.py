@@ -9,7 +9,10 @@ built through `ElasticsearchIndex`, searched by `--clients` threads for 10 image
 - product: `ElasticsearchIndex.search`, as the API runs it (inner hits without `_source`; the hit's own source
   holds its objects without vectors, each match read at its nested offset)
 - inner hits with source: the earlier request, each inner hit carrying its object's `_source`
-- no inner hits: the same kNN returning images only, the floor of any request that names matched boxes
+- inner hits of one match: the product's request naming only each image's best object (it shows up to five)
+- no inner hits: the same kNN returning images with their objects' source, the floor of any request that names
+  matched boxes
+- no inner hits, no source: images only, what the kNN itself costs
 - vector copy, scored here: a second index whose documents also carry an f16 copy of their objects' vectors in
   `_source` (a `binary` field); the kNN without inner hits fetches it with the hit's source and this process scores
   each hit's objects against the query (the product's request on that index is timed too: what the copy costs it)
@@ -122,7 +125,7 @@ def shapes(
 ) -> dict[str, Callable[[np.ndarray], Any]]:
     client = index.client
 
-    def raw(inner_hits: dict[str, Any] | None, source: list[str]) -> Callable[[np.ndarray], Any]:
+    def raw(inner_hits: dict[str, Any] | None, source: list[str] | bool) -> Callable[[np.ndarray], Any]:
         def search(vector: np.ndarray) -> Any:
             knn = {"field": "objects.vector", "query_vector": pack_dense_vector(vector), "k": TOP_K + 1,
                    "num_candidates": CANDIDATES, "filter": []}  # fmt: skip
@@ -136,10 +139,13 @@ def shapes(
         return lambda vector: on.search(product_query(vector))
 
     with_source = {"name": "matches", "size": MATCHES_PER_IMAGE, "_source": {"excludes": ["objects.vector"]}}
+    one_match = {"name": "matches", "size": 1, "_source": False}
     return {
         "product (inner hits without _source)": product(index),
         "inner hits with _source": raw(with_source, ["width", "height"]),
+        "inner hits of one match": raw(one_match, HIT_SOURCE),
         "no inner hits": raw(None, HIT_SOURCE),
+        "no inner hits, no source": raw(None, False),
         "product, on the index with the f16 copy": product(copy_index),
         "f16 copy in the hit source, scored here": copy_scored(copy_index),
     }
