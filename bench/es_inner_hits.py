@@ -73,8 +73,8 @@ def add_with_vector_copy(client: Elasticsearch, alias: str, vectors: np.ndarray)
     bulk(client, actions(), chunk_size=200, max_chunk_bytes=20 * 1024 * 1024)
 
 
-def product_query(vector: np.ndarray) -> VectorQuery:
-    return VectorQuery(vector, MODEL_ID, k=TOP_K, kinds=KINDS, num_candidates=CANDIDATES)
+def product_query(vector: np.ndarray, matches: int = MATCHES_PER_IMAGE) -> VectorQuery:
+    return VectorQuery(vector, MODEL_ID, k=TOP_K, kinds=KINDS, num_candidates=CANDIDATES, matches_per_image=matches)
 
 
 def copy_scored(copy_index: ElasticsearchIndex) -> Callable[[np.ndarray], ImageMatches]:
@@ -135,15 +135,14 @@ def shapes(
 
         return search
 
-    def product(on: ElasticsearchIndex) -> Callable[[np.ndarray], Any]:
-        return lambda vector: on.search(product_query(vector))
+    def product(on: ElasticsearchIndex, matches: int = MATCHES_PER_IMAGE) -> Callable[[np.ndarray], Any]:
+        return lambda vector: on.search(product_query(vector, matches))
 
     with_source = {"name": "matches", "size": MATCHES_PER_IMAGE, "_source": {"excludes": ["objects.vector"]}}
-    one_match = {"name": "matches", "size": 1, "_source": False}
     return {
         "product (inner hits without _source)": product(index),
         "inner hits with _source": raw(with_source, ["width", "height"]),
-        "inner hits of one match": raw(one_match, HIT_SOURCE),
+        "inner hits of one match": product(index, matches=1),
         "no inner hits": raw(None, HIT_SOURCE),
         "no inner hits, no source": raw(None, False),
         "product, on the index with the f16 copy": product(copy_index),
