@@ -37,6 +37,7 @@ def _configured(settings: Settings) -> PipelineConfig:
             checkpoint=settings.embedder_checkpoint,
             pretrained=settings.embedder_pretrained,
             batch_size=settings.embedder_batch_size,
+            runtime=settings.embedder_runtime,
         ),
         limits=DecodeLimits(
             max_bytes=settings.max_upload_bytes,

@@ -48,6 +48,7 @@ def with_starter_models(config: PipelineConfig, recommended: Collection[str] = (
             checkpoint=STARTER_DIR / embedder["file"],
             pretrained=False,
             batch_size=config.embedder.batch_size,
+            runtime=config.embedder.runtime,
         ),
     )
 

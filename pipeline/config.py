@@ -45,6 +45,10 @@ class EmbedderConfig:
     checkpoint: Path | None = None
     pretrained: bool = True
     batch_size: int = 32
+    # "openvino" or "onnxruntime": the same network exported to ONNX here and checked against PyTorch on load
+    # (cosine >= 0.9999, so the same model id); bench/runtime_choice.py measured OpenVINO fastest for ViT-S/14.
+    # "auto": openvino on a CPU, pytorch on a GPU or if the export fails or its vectors differ.
+    runtime: str = "pytorch"
 
 
 @dataclass(frozen=True)

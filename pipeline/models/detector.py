@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -19,7 +18,7 @@ from PIL import Image
 from pipeline.config import DetectorConfig
 from pipeline.models import offline
 from pipeline.models.base import Model
-from pipeline.models.runtime import state_dict_sha256
+from pipeline.models.runtime import file_sha256, state_dict_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
         path, facts_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
         if path.is_file() and facts_path.is_file():
             facts = json.loads(facts_path.read_text())
-            if facts.get("weights_sha256") == self._weights_sha256 and facts.get("onnx_sha256") == _sha256(path):
+            if facts.get("weights_sha256") == self._weights_sha256 and facts.get("onnx_sha256") == file_sha256(path):
                 return path
         threads = torch.get_num_threads()
         with tempfile.TemporaryDirectory(dir=folder) as scratch:  # the exporter writes beside its source or here
@@ -112,7 +111,7 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
                                          simplify=False, device="cpu", verbose=False, project=scratch)  # fmt: skip
             shutil.move(str(produced), path)
         torch.set_num_threads(threads)
-        facts_path.write_text(json.dumps({"weights_sha256": self._weights_sha256, "onnx_sha256": _sha256(path)}))
+        facts_path.write_text(json.dumps({"weights_sha256": self._weights_sha256, "onnx_sha256": file_sha256(path)}))
         return path
 
     def _load_checkpoint(self, checkpoint: Path) -> None:
@@ -176,7 +175,3 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             "weights_sha256": self._weights_sha256,
             "image_size": config.image_size,
         }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,18 @@ from PIL import Image
 from pipeline.config import EmbedderConfig
 from pipeline.models import offline
 from pipeline.models.base import Model
+from pipeline.models.exported import EXPORTED_RUNTIMES, ExportedNetwork, exported_onnx
 from pipeline.models.runtime import state_dict_sha256
+
+logger = logging.getLogger(__name__)
+
+EMBEDDER_RUNTIMES = ("auto", "pytorch", *EXPORTED_RUNTIMES)
+# An exported network must give PyTorch's vectors to this cosine, or it is not used: the model id stays the same.
+EQUAL_COSINE = 0.9999
+
+
+class ExportDisagrees(RuntimeError):
+    """The exported network's vectors are not PyTorch's (cosine under EQUAL_COSINE)."""
 
 
 class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
@@ -28,6 +40,7 @@ class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
         self._transform: Any = None
         self.data_config: dict[str, Any] = {}
         self._weights_sha256 = ""
+        self._exported: ExportedNetwork | None = None  # set when the configured runtime is not PyTorch
 
     def _create(self) -> torch.nn.Module:
         import timm
@@ -67,6 +80,47 @@ class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
         self.data_config = timm.data.resolve_data_config(overrides, model=self._model)
         self._transform = timm.data.create_transform(**self.data_config, is_training=False)
         self._weights_sha256 = state_dict_sha256(self._model)
+        self._exported = self._exported_network()
+
+    def _exported_network(self) -> ExportedNetwork | None:
+        """The exported copy the configured runtime asks for, or None to run on PyTorch."""
+        runtime = self.config.runtime
+        if runtime not in EMBEDDER_RUNTIMES:
+            raise ValueError(f"embedder runtime {runtime!r}: choose {', '.join(EMBEDDER_RUNTIMES)}")
+        if runtime == "pytorch" or (runtime == "auto" and self.device.type != "cpu"):
+            return None
+        try:
+            return self._checked_export("openvino" if runtime == "auto" else runtime)
+        except Exception as error:  # auto only: no export (read-only cache, exporter error, no package) keeps PyTorch
+            if runtime != "auto":
+                raise
+            logger.warning("embedder export failed, running it on PyTorch: %s", error)
+            return None
+
+    def _checked_export(self, runtime: str) -> ExportedNetwork:
+        """The network exported to ONNX in the model cache, run by `runtime`, after its vectors for a seeded batch
+        matched PyTorch's."""
+        shape = tuple(self.data_config["input_size"])
+        name = self.config.model_name.replace("/", "_")
+        stem = f"{name}-{self._weights_sha256[:16]}-{shape[1]}x{shape[2]}"
+        probe = torch.randn((2, *shape), generator=torch.Generator().manual_seed(self.seed))
+        with torch.no_grad():  # not inference mode: a tensor made in it could not be traced by the exporter
+            path = exported_onnx(self._model, probe[:1], self.cache_dir / "exports", stem, self._weights_sha256)
+        exported = ExportedNetwork(path, runtime)
+        with torch.inference_mode():
+            expected = torch.nn.functional.normalize(self._model(probe).float(), dim=1).numpy()
+        got = exported(probe.numpy(), torch.get_num_threads())
+        got = got / np.linalg.norm(got, axis=1, keepdims=True)
+        worst = float((expected * got).sum(axis=1).min())
+        if worst < EQUAL_COSINE:
+            raise ExportDisagrees(f"{runtime} vectors differ from PyTorch's (cosine {worst:.6f} < {EQUAL_COSINE})")
+        return exported
+
+    @property
+    def runtime(self) -> str:
+        """The runtime the forward pass runs on, once loaded."""
+        self.load()
+        return self._exported.runtime if self._exported is not None else "pytorch"
 
     @property
     def dim(self) -> int:
@@ -84,7 +138,10 @@ class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
         if batch.shape[0] == 0:
             return np.zeros((0, self.dim), np.float32)
         with torch.inference_mode():
-            features = self._model(batch.to(self.device))
+            if self._exported is not None:
+                features = torch.from_numpy(self._exported(batch.numpy(), torch.get_num_threads()))
+            else:
+                features = self._model(batch.to(self.device))
             unit = torch.nn.functional.normalize(features.float(), dim=1)
         return unit.cpu().numpy().astype(np.float32)
 
