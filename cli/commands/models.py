@@ -40,6 +40,8 @@ def info(settings: Settings) -> dict[str, object]:
         "dim": pipeline.dim,
         "detector": pipeline.detector.describe(),
         "embedder": pipeline.embedder.describe(),
+        # Not part of the model id: every runtime offered gives the same boxes and vectors.
+        "runtimes": {"detector": pipeline.detector.runtime, "embedder": pipeline.embedder.runtime},
     }
 
 

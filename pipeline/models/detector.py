@@ -94,6 +94,12 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
             logger.warning("detector export to ONNX failed, running it on PyTorch: %s", error)
             return None
 
+    @property
+    def runtime(self) -> str:
+        """The runtime plain (not augmented) detection runs on, once loaded."""
+        self.load()
+        return "onnxruntime" if self._exported is not None else "pytorch"
+
     def _exported_onnx(self) -> Path:
         """The network exported to ONNX by ultralytics, cached in the model cache under its weights' sha256 and the
         input size, with a JSON beside it naming both hashes; a file that does not match them is exported again."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,10 @@ def test_cli_says_what_is_missing_in_one_line(
     assert "yolo11n.pt" in error_lines[0] and "imgsearch models fetch" in error_lines[0]
 
 
-def test_cli_info_reports_the_model_id(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_info_reports_the_model_id_and_the_runtimes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("IMGSEARCH_MODEL_CACHE_DIR", str(tmp_path))  # the embedder's export goes here
     monkeypatch.setenv("IMGSEARCH_DETECTOR_WEIGHTS", "yolo11n.yaml")
     monkeypatch.setenv("IMGSEARCH_EMBEDDER_MODEL", "test_vit")
     monkeypatch.setenv("IMGSEARCH_EMBEDDER_PRETRAINED", "false")
@@ -52,3 +56,4 @@ def test_cli_info_reports_the_model_id(monkeypatch: pytest.MonkeyPatch, capsys: 
     assert main(["models", "info"]) == 0
     output = capsys.readouterr().out
     assert '"model_id": "test_vit-' in output
+    assert json.loads(output)["runtimes"] == {"detector": "pytorch", "embedder": "openvino"}  # auto on a CPU
