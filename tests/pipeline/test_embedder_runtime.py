@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -130,26 +131,28 @@ def test_the_settings_default_is_auto_and_reaches_the_embedder() -> None:
 
 
 @pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
-def test_concurrent_lanes_with_their_own_thread_budgets_get_the_serial_vectors(runtime: str, tmp_path: Path) -> None:
+def test_concurrent_lanes_and_a_batcher_thread_get_the_serial_vectors(runtime: str, tmp_path: Path) -> None:
+    """As a stream runs it: lanes on one thread each (the pipeline gives every lane the same share), beside a
+    thread on the default count (a model batcher's), so two compiled copies run at once."""
     exported = embedder(STARTER, tmp_path, runtime)
     batches = [exported.preprocess(crops(count)) for count in (1, 3, 5, 8)]
     serial = [exported.embed_tensor(batch) for batch in batches]
     results: dict[tuple[int, int], np.ndarray] = {}
     failures: list[BaseException] = []
 
-    def lane(lane_index: int, threads: int) -> None:
+    def worker(worker_index: int, threads: int | None) -> None:
         try:
-            with thread_budget(threads):
+            with thread_budget(threads) if threads else nullcontext():
                 for _ in range(3):
                     for index, batch in enumerate(batches):
-                        results[(lane_index, index)] = exported.embed_tensor(batch)
+                        results[(worker_index, index)] = exported.embed_tensor(batch)
         except BaseException as error:  # noqa: BLE001 (reported by the main thread below)
             failures.append(error)
 
-    lanes = [threading.Thread(target=lane, args=(index, 1 + index % 2)) for index in range(4)]
-    for thread in lanes:
+    workers = [threading.Thread(target=worker, args=(index, 1 if index else None)) for index in range(4)]
+    for thread in workers:
         thread.start()
-    for thread in lanes:
+    for thread in workers:
         thread.join()
     assert failures == []
     for (_, index), vectors in results.items():
