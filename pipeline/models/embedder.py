@@ -89,6 +89,8 @@ class TimmEmbedder(Model[list[Image.Image], np.ndarray]):
             raise ValueError(f"embedder runtime {runtime!r}: choose {', '.join(EMBEDDER_RUNTIMES)}")
         if runtime == "pytorch" or (runtime == "auto" and self.device.type != "cpu"):
             return None
+        if self.device.type != "cpu":
+            raise ValueError(f"embedder runtime {runtime!r} runs on the CPU, not {self.device}: choose auto or pytorch")
         try:
             return self._checked_export("openvino" if runtime == "auto" else runtime)
         except Exception as error:  # auto only: no export (read-only cache, exporter error, no package) keeps PyTorch

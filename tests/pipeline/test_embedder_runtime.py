@@ -116,6 +116,13 @@ def test_auto_on_a_gpu_device_runs_pytorch_without_exporting(tmp_path: Path, mon
     assert on_gpu._exported_network() is None
 
 
+def test_an_exported_runtime_on_a_gpu_device_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    on_gpu = TimmEmbedder(replace(STARTER, runtime="openvino"), tmp_path, torch.device("cpu"))
+    monkeypatch.setattr(on_gpu, "device", torch.device("cuda"))
+    with pytest.raises(ValueError, match="runs on the CPU, not cuda"):
+        on_gpu._exported_network()
+
+
 def test_an_unknown_runtime_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="choose auto, pytorch, onnxruntime, openvino"):
         embedder(STARTER, tmp_path, "tensorrt")
