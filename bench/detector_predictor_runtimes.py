@@ -6,8 +6,10 @@ Why the product's detector runs ONNX Runtime and not OpenVINO although OpenVINO'
 (bench/runtime_choice.py): ultralytics' OpenVINO backend compiles with no precision hint, so on a CPU with bf16
 units it computes in bf16. Per model: images/s at batch 8 through `YOLO.predict` (letterbox and NMS included) and,
 against PyTorch's boxes on the same 16 generated scenes, the mean IoU (boxes matched in order; an image whose box
-count differs counts 0) and the largest score difference. `real` is yolo11n with random weights, which finds no box
-above a usable threshold: it gives speed only. Exports go to a temporary folder.
+count differs counts 0) and the largest score difference. A last row recompiles the OpenVINO export in fp32 (inside
+ultralytics' backend, which only a bench should do) to show what an fp32 OpenVINO detector would gain. `real` is
+yolo11n with random weights, which finds no box above a usable threshold: it gives speed only. Exports go to a
+temporary folder.
 """
 
 from __future__ import annotations
@@ -53,6 +55,18 @@ def predicted(model: Any, images: list[np.ndarray], size: int) -> list[Any]:
     return [(result.boxes.xyxy.numpy(), result.boxes.conf.numpy()) for result in results]
 
 
+def recompiled_fp32(model: Any, ir_folder: str, images: list[np.ndarray], size: int) -> Any:
+    """`model` (an OpenVINO export) with its predictor's compiled network replaced by one compiled in fp32: what a
+    product-side fp32 OpenVINO detector would run. Reaches into ultralytics' backend (8.4's layout), so it stays
+    in this bench."""
+    predicted(model, images[:1], size)  # builds the predictor and its backend
+    backend = model.predictor.model.backend
+    xml = next(Path(ir_folder).glob("*.xml"))
+    config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32"}
+    backend.ov_compiled_model = backend.ov.Core().compile_model(str(xml), "CPU", config)
+    return model
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
@@ -94,7 +108,9 @@ def main() -> None:
             base, size = base_model(models, Path(scratch))
             onnx = base.export(format="onnx", imgsz=size, dynamic=True, simplify=False, device="cpu", verbose=False)
             ir = base.export(format="openvino", imgsz=size, dynamic=True, device="cpu", verbose=False)
-            runs = {"pytorch": base, "onnxruntime": YOLO(onnx, task="detect"), "openvino": YOLO(ir, task="detect")}
+            fp32 = recompiled_fp32(YOLO(ir, task="detect"), ir, images, size)
+            runs = {"pytorch": base, "onnxruntime": YOLO(onnx, task="detect"), "openvino": YOLO(ir, task="detect"),
+                    "openvino fp32 (recompiled)": fp32}  # fmt: skip
             reference: list[Any] = []
             speeds: dict[str, float] = {}
             for export, model in runs.items():
