@@ -18,7 +18,8 @@ from PIL import Image
 from pipeline.config import DetectorConfig
 from pipeline.models import offline
 from pipeline.models.base import Model
-from pipeline.models.runtime import file_sha256, state_dict_sha256
+from pipeline.models.exported import cached_export
+from pipeline.models.runtime import state_dict_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -102,23 +103,19 @@ class YoloDetector(Model[list[Image.Image], list[Detections]]):
 
     def _exported_onnx(self) -> Path:
         """The network exported to ONNX by ultralytics, cached in the model cache under its weights' sha256 and the
-        input size, with a JSON beside it naming both hashes; a file that does not match them is exported again."""
-        folder = self.cache_dir / "exports"
-        folder.mkdir(parents=True, exist_ok=True)
+        input size (see `cached_export`)."""
         stem = f"{Path(self.config.weights).stem}-{self._weights_sha256[:16]}-{self.config.image_size}"
-        path, facts_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
-        if path.is_file() and facts_path.is_file():
-            facts = json.loads(facts_path.read_text())
-            if facts.get("weights_sha256") == self._weights_sha256 and facts.get("onnx_sha256") == file_sha256(path):
-                return path
-        threads = torch.get_num_threads()
-        with tempfile.TemporaryDirectory(dir=folder) as scratch:  # the exporter writes beside its source or here
-            produced = self._yolo.export(format="onnx", imgsz=self.config.image_size, dynamic=True,
-                                         simplify=False, device="cpu", verbose=False, project=scratch)  # fmt: skip
-            shutil.move(str(produced), path)
-        torch.set_num_threads(threads)
-        facts_path.write_text(json.dumps({"weights_sha256": self._weights_sha256, "onnx_sha256": file_sha256(path)}))
-        return path
+        return cached_export(self.cache_dir / "exports", stem, self._weights_sha256, self._write_onnx)
+
+    def _write_onnx(self, path: Path) -> None:
+        threads = torch.get_num_threads()  # the exporter sets its own
+        try:
+            with tempfile.TemporaryDirectory(dir=path.parent) as scratch:  # it writes beside its source or here
+                produced = self._yolo.export(format="onnx", imgsz=self.config.image_size, dynamic=True,
+                                             simplify=False, device="cpu", verbose=False, project=scratch)  # fmt: skip
+                shutil.move(str(produced), path)
+        finally:
+            torch.set_num_threads(threads)
 
     def _load_checkpoint(self, checkpoint: Path) -> None:
         """A safetensors state dict for the yaml-built model; class names come from the file's metadata."""

@@ -26,24 +26,17 @@ EXPORTED_RUNTIMES = ("onnxruntime", "openvino")
 BatchRunner = Callable[[np.ndarray], np.ndarray]
 
 
-def exported_onnx(module: torch.nn.Module, example: torch.Tensor, folder: Path, stem: str, weights_sha256: str) -> Path:
-    """`module` exported to `folder/<stem>.onnx` with a dynamic batch axis, or the export made before when both
-    hashes in its JSON still hold. Files are written under temporary names and renamed, so a loader in another
-    process sees a whole export or none."""
+def cached_export(folder: Path, stem: str, weights_sha256: str, write: Callable[[Path], None]) -> Path:
+    """`folder/<stem>.onnx`, made by `write(path)` unless the export made before still matches the hashes its JSON
+    names. Files are written under temporary names and renamed, so a loader in another process sees a whole export
+    or none, and a torn or edited JSON only means exporting again."""
     folder.mkdir(parents=True, exist_ok=True)
     path, facts_path = folder / f"{stem}.onnx", folder / f"{stem}.json"
     if path.is_file() and _recorded(facts_path) == {"weights_sha256": weights_sha256, "onnx_sha256": file_sha256(path)}:
         return path
     scratch = _scratch_beside(path)
     try:
-        # The TorchScript exporter: it needs no onnxscript and gives one file for any timm backbone. Its tracer
-        # warns where Python constants are baked in (sizes from the fixed input side); the batch axis stays free.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)  # the exporter's notices about itself
-            torch.onnx.export(module, (example,), str(scratch), input_names=["input"], output_names=["output"],
-                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17,
-                              dynamo=False)  # fmt: skip
+        write(scratch)
         scratch.replace(path)
         scratch = _scratch_beside(facts_path)
         scratch.write_text(json.dumps({"weights_sha256": weights_sha256, "onnx_sha256": file_sha256(path)}))
@@ -51,6 +44,22 @@ def exported_onnx(module: torch.nn.Module, example: torch.Tensor, folder: Path, 
     finally:
         scratch.unlink(missing_ok=True)
     return path
+
+
+def exported_onnx(module: torch.nn.Module, example: torch.Tensor, folder: Path, stem: str, weights_sha256: str) -> Path:
+    """`module` exported by torch.onnx with a dynamic batch axis, cached as `cached_export` does."""
+
+    def write(path: Path) -> None:
+        # The TorchScript exporter: it needs no onnxscript and gives one file for any timm backbone. Its tracer
+        # warns where Python constants are baked in (sizes from the fixed input side); the batch axis stays free.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # the exporter's notices about itself
+            torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=["output"],
+                              dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17,
+                              dynamo=False)  # fmt: skip
+
+    return cached_export(folder, stem, weights_sha256, write)
 
 
 def _recorded(facts_path: Path) -> dict[str, Any] | None:
@@ -121,4 +130,4 @@ class ExportedNetwork:
         )
 
 
-__all__ = ["EXPORTED_RUNTIMES", "ExportedNetwork", "exported_onnx"]
+__all__ = ["EXPORTED_RUNTIMES", "ExportedNetwork", "cached_export", "exported_onnx"]
