@@ -25,8 +25,6 @@ chose: the measure of what a user's ingest and search get.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import statistics
 import tempfile
 import time
@@ -45,6 +43,7 @@ from scenes import generated_jpegs
 from imgsearch.pipeline_factory import build_pipeline
 from imgsearch.settings import Settings
 from pipeline.models.embedder import TimmEmbedder
+from pipeline.models.exported import exported_onnx
 from pipeline.models.runtime import state_dict_sha256
 from pipeline.runner import Pipeline
 
@@ -82,27 +81,6 @@ def pipeline_for(models: str, cache: Path) -> Pipeline:
     return pipeline
 
 
-def export_onnx(module: torch.nn.Module, example: torch.Tensor, cache: Path, name: str) -> Path:
-    """The module as ONNX, exported once per weights and checked by hash when reused."""
-    weights = state_dict_sha256(module)
-    folder = cache / "exports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path, facts_path = folder / f"{name}-{weights[:16]}.onnx", folder / f"{name}-{weights[:16]}.json"
-    if path.is_file() and facts_path.is_file():
-        facts = json.loads(facts_path.read_text())
-        if facts.get("weights_sha256") == weights and facts.get("onnx_sha256") == _sha256(path):
-            return path
-    torch.onnx.export(module, (example,), str(path), input_names=["input"], output_names=["output"],
-                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=17,
-                      dynamo=False)  # fmt: skip
-    facts_path.write_text(json.dumps({"weights_sha256": weights, "onnx_sha256": _sha256(path)}))
-    return path
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def torch_runner(forward: Callable[[torch.Tensor], torch.Tensor]) -> Runner:
     def run(batch: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
@@ -123,7 +101,8 @@ def runners(module: torch.nn.Module, example: torch.Tensor, cache: Path, name: s
     # Exported before anything runs the module in inference mode: ultralytics' head caches its anchors from the
     # first forward, and tracing refuses those inference tensors ("cannot be saved for backward").
     try:
-        onnx_path = export_onnx(module, example, cache, name)
+        weights = state_dict_sha256(module)
+        onnx_path = exported_onnx(module, example, cache / "exports", f"{name}-{weights[:16]}", weights)
     except Exception as error:  # noqa: BLE001 (a runtime that cannot build is a row saying why)
         reason = f"export failed: {type(error).__name__}: {str(error)[:80]}"
         return built | compiled_runner(module, example, compile_too) | dict.fromkeys(

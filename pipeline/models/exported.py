@@ -22,9 +22,6 @@ from pipeline.models.runtime import file_sha256
 
 EXPORTED_RUNTIMES = ("onnxruntime", "openvino")
 
-# One batch in, its network outputs (the first output) out.
-BatchRunner = Callable[[np.ndarray], np.ndarray]
-
 
 def cached_export(folder: Path, stem: str, weights_sha256: str, write: Callable[[Path], None]) -> Path:
     """`folder/<stem>.onnx`, made by `write(path)` unless the export made before still matches the hashes its JSON
@@ -95,17 +92,16 @@ class ExportedNetwork:
         self._requests = threading.local()
 
     def __call__(self, batch: np.ndarray, threads: int) -> np.ndarray:
-        return self._runner(max(1, threads))(np.ascontiguousarray(batch, dtype=np.float32))
-
-    def _runner(self, threads: int) -> BatchRunner:
+        """The network's first output for `batch`, computed on `threads` threads."""
+        threads = max(1, threads)
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
         compiled = self._compiled_for(threads)
         if self.runtime == "onnxruntime":
-            return lambda batch: compiled.run(None, {"input": batch})[0]
+            return compiled.run(None, {"input": batch})[0]
         requests: dict[int, Any] = self._requests.__dict__.setdefault("by_threads", {})
-        request = requests.get(threads)
-        if request is None:
-            request = requests[threads] = compiled.create_infer_request()
-        return lambda batch: request.infer({0: batch})[0]
+        if threads not in requests:
+            requests[threads] = compiled.create_infer_request()
+        return requests[threads].infer({0: batch})[0]
 
     def _compiled_for(self, threads: int) -> Any:
         with self._compile_lock:
